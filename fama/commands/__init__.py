@@ -1,0 +1,1 @@
+"""Sub-commands of the ``fama`` command line, one module each."""

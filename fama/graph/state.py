@@ -1,0 +1,57 @@
+"""Graph state shared by the episode loop, the baseline agents and the FAMA decision graph."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+Termination = Literal[
+    "user_stop",  # the user emitted ###STOP### / ###TRANSFER### / ###OUT-OF-SCOPE###
+    "agent_stop",  # the agent ended the conversation itself
+    "max_steps",
+    "too_many_errors",
+    "infrastructure_error",  # the model server failed after retries
+]
+
+
+class LLMCall(TypedDict):
+    """Token usage and latency of one chat-model call (usage from ``usage_metadata``)."""
+
+    node: str  # graph node that made the call, e.g. "agent", "user", "helper:planner"
+    model: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+
+
+class NodeTiming(TypedDict):
+    """Wall time of one node execution (including any LLM call inside it)."""
+
+    node: str
+    latency_ms: float
+
+
+class Guidance(TypedDict):
+    """Short advice one FAMA helper produced for the current decision only."""
+
+    helper: str
+    text: str
+
+
+class EpisodeState(TypedDict):
+    """State of one episode: the trajectory from the agent's point of view plus counters."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    steps: NotRequired[int]
+    tool_errors: NotRequired[int]
+    termination: NotRequired[Termination | None]
+    error_detail: NotRequired[str | None]
+    llm_calls: NotRequired[Annotated[list[LLMCall], operator.add]]
+    node_timings: NotRequired[Annotated[list[NodeTiming], operator.add]]
+    # FAMA decision-time fields (unused by the baseline agents):
+    active_helpers: NotRequired[list[str]]
+    guidance: NotRequired[Annotated[list[Guidance], operator.add]]
+    diagnosis: NotRequired[dict[str, Any] | None]

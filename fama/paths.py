@@ -1,0 +1,20 @@
+"""Where FAMA keeps its caches (pulled data, assembled models, built binaries)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """``$FAMA_CACHE_DIR``, else ``$XDG_CACHE_HOME/fama``, else ``~/.cache/fama``."""
+    explicit = os.environ.get("FAMA_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "fama"
+
+
+def pulled_data_dir(benchmark: str) -> Path:
+    """Where ``fama data pull BENCHMARK`` puts a benchmark's data (e.g. ``.../data/tau2``)."""
+    return cache_dir() / "data" / benchmark

@@ -1,0 +1,103 @@
+"""The stored form of a conversation: plain JSON records, convertible to and from LangChain.
+
+Inside graphs the trajectory is a list of LangChain messages (agent point of view):
+``AIMessage`` = the agent, ``HumanMessage`` = the (simulated) user, ``ToolMessage`` = a tool
+result. Records are what the run store, the evaluator, the analysts and the viewer read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+
+Role = Literal["system", "assistant", "user", "tool"]
+
+
+class ToolCallRecord(TypedDict):
+    """One tool call as the model made it."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class MessageRecord(TypedDict):
+    """One message of a trajectory."""
+
+    role: Role
+    content: str
+    tool_calls: NotRequired[list[ToolCallRecord]]
+    tool_call_id: NotRequired[str]
+    requestor: NotRequired[Literal["assistant", "user"]]
+    error: NotRequired[bool]
+    name: NotRequired[str]
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", "")) for part in content
+    )
+
+
+def to_record(message: BaseMessage) -> MessageRecord:
+    """Convert one LangChain message into its stored record."""
+    if isinstance(message, AIMessage):
+        record: MessageRecord = {"role": "assistant", "content": _text(message)}
+        if message.tool_calls:
+            record["tool_calls"] = [
+                {"id": tc.get("id") or "", "name": tc["name"], "arguments": dict(tc["args"])}
+                for tc in message.tool_calls
+            ]
+        return record
+    if isinstance(message, ToolMessage):
+        return {
+            "role": "tool",
+            "content": _text(message),
+            "tool_call_id": message.tool_call_id,
+            "name": message.name or "",
+            "requestor": message.additional_kwargs.get("requestor", "assistant"),
+            "error": message.status == "error",
+        }
+    if isinstance(message, HumanMessage):
+        return {"role": "user", "content": _text(message)}
+    if isinstance(message, SystemMessage):
+        return {"role": "system", "content": _text(message)}
+    raise TypeError(f"cannot store message of type {type(message).__name__}")
+
+
+def to_records(messages: list[AnyMessage] | list[BaseMessage]) -> list[MessageRecord]:
+    """Convert a LangChain message list into records."""
+    return [to_record(m) for m in messages]
+
+
+def from_record(record: MessageRecord) -> BaseMessage:
+    """Rebuild the LangChain message of a record."""
+    role = record["role"]
+    if role == "assistant":
+        calls = [
+            {"id": tc["id"], "name": tc["name"], "args": tc["arguments"], "type": "tool_call"}
+            for tc in record.get("tool_calls", [])
+        ]
+        return AIMessage(content=record["content"], tool_calls=calls)
+    if role == "tool":
+        return ToolMessage(
+            content=record["content"],
+            tool_call_id=record.get("tool_call_id", ""),
+            name=record.get("name") or None,
+            status="error" if record.get("error") else "success",
+            additional_kwargs={"requestor": record.get("requestor", "assistant")},
+        )
+    if role == "user":
+        return HumanMessage(content=record["content"])
+    return SystemMessage(content=record["content"])

@@ -1,0 +1,29 @@
+"""Trajectory records round-trip through LangChain messages."""
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+from fama.trajectory import from_record, to_record, to_records
+
+
+def test_round_trip_of_every_role() -> None:
+    messages = [
+        SystemMessage(content="sys"),
+        AIMessage(content="Hi! How can I help you today?"),
+        HumanMessage(content="cancel #W1"),
+        AIMessage(
+            content="",
+            tool_calls=[{"id": "c1", "name": "get_order_details", "args": {"order_id": "#W1"}}],
+        ),
+        ToolMessage(content="Error: Order not found", tool_call_id="c1", status="error"),
+    ]
+    records = to_records(messages)
+    assert records[3]["tool_calls"] == [
+        {"id": "c1", "name": "get_order_details", "arguments": {"order_id": "#W1"}}
+    ]
+    assert records[4]["error"] is True and records[4]["requestor"] == "assistant"
+    assert [to_record(from_record(r)) for r in records] == records
+
+
+def test_list_content_is_flattened_to_text() -> None:
+    message = AIMessage(content=[{"type": "text", "text": "a"}, "b"])
+    assert to_record(message)["content"] == "ab"
