@@ -7,7 +7,7 @@ result. Records are what the run store, the evaluator, the analysts and the view
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired
 
 from langchain_core.messages import (
     AIMessage,
@@ -17,6 +17,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from typing_extensions import TypedDict
 
 Role = Literal["system", "assistant", "user", "tool"]
 
@@ -45,9 +46,7 @@ def _text(message: BaseMessage) -> str:
     content = message.content
     if isinstance(content, str):
         return content
-    return "".join(
-        part if isinstance(part, str) else str(part.get("text", "")) for part in content
-    )
+    return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
 
 
 def to_record(message: BaseMessage) -> MessageRecord:

@@ -9,6 +9,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
 Reply = AIMessage | str | Exception | Callable[[list[BaseMessage]], AIMessage | str]
 
@@ -22,8 +23,8 @@ class ScriptedChatModel(BaseChatModel):
     """
 
     replies: list[Any]
-    calls: list[list[BaseMessage]] = []
-    bound_tools: list[Any] = []
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+    bound_tools: list[Any] = Field(default_factory=list)
     model_name: str = "scripted"
 
     def __init__(self, replies: Sequence[Reply], **kwargs: Any) -> None:
@@ -46,7 +47,9 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         self.calls.append(list(messages))
         if not self.replies:
-            raise AssertionError(f"ScriptedChatModel ran out of replies after {len(self.calls)} calls")
+            raise AssertionError(
+                f"ScriptedChatModel ran out of replies after {len(self.calls)} calls"
+            )
         reply = self.replies.pop(0)
         if callable(reply) and not isinstance(reply, AIMessage):
             reply = reply(messages)

@@ -69,6 +69,7 @@ class BaseDocument:
 
     tables: Tables
     _serialised: dict[str, _SerialisedTable] = field(default_factory=dict, repr=False)
+    _initial_hash: str | None = field(default=None, repr=False)
 
     def serialised(self, table: str) -> _SerialisedTable:
         """The sorted serialisation of one table (built on first use)."""
@@ -77,6 +78,12 @@ class BaseDocument:
             cached = _SerialisedTable.build(self.tables[table])
             self._serialised[table] = cached
         return cached
+
+    def initial_hash(self) -> str:
+        """The official hash of the unmodified document (computed once)."""
+        if self._initial_hash is None:
+            self._initial_hash = DocumentDB(self).computed_hash()
+        return self._initial_hash
 
     def new_view(self) -> DocumentDB:
         """A fresh, unmodified episode view of this document."""
@@ -155,6 +162,12 @@ class DocumentDB:
 
     def hash(self) -> str:
         """The official tau2 DB hash: sha256 of the sorted-key JSON of the whole DB."""
+        if not any(self._changed.values()):
+            return self._base.initial_hash()
+        return self.computed_hash()
+
+    def computed_hash(self) -> str:
+        """The hash computed from the current records (no shortcut for unchanged views)."""
         digest = hashlib.sha256()
         names = sorted(self.table_names)
         digest.update(b"{")

@@ -61,18 +61,24 @@ def _stringify_scalars(value: Any) -> Any:
 class Toolkit:
     """A domain's tools over one episode's DB view."""
 
+    _tool_kinds_cache: dict[str, ToolKind]
+
     def __init__(self, db: DocumentDB) -> None:
         self.db = db
 
     @classmethod
     def tool_kinds(cls) -> dict[str, ToolKind]:
-        """Tool name -> kind, in alphabetical order (the official listing order)."""
-        kinds: dict[str, ToolKind] = {}
-        for name in sorted(dir(cls)):
-            kind = getattr(getattr(cls, name), _KIND_ATTR, None)
-            if kind is not None:
-                kinds[name] = kind
-        return kinds
+        """Tool name -> kind, in definition order (the official listing order); cached."""
+        cached = cls.__dict__.get("_tool_kinds_cache")
+        if cached is None:
+            cached = {}
+            for klass in cls.__mro__:
+                for name, attr in vars(klass).items():
+                    kind = getattr(attr, _KIND_ATTR, None)
+                    if kind is not None and name not in cached:
+                        cached[name] = kind
+            cls._tool_kinds_cache = cached
+        return cast(dict[str, ToolKind], cached)
 
     def execute(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
         """Run one tool call; errors become ``Error: ...`` outputs, never exceptions."""

@@ -1,0 +1,94 @@
+"""One structured question to a chat model: JSON answer, one corrective retry, usage recorded."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from pydantic import BaseModel, ValidationError
+
+from fama.analysis.jsonparse import parse_json_object
+from fama.graph.state import LLMCall
+from fama.prompts import load_prompt
+
+T = TypeVar("T", bound=BaseModel)
+
+RETRY_PROMPT = "analyst_json_retry"
+
+
+@dataclass
+class JsonAnswer(Generic[T]):
+    """The parsed answer (None if every attempt failed), the calls made, the last error."""
+
+    value: T | None
+    calls: list[LLMCall] = field(default_factory=list)
+    error: str | None = None
+
+
+def message_text(message: BaseMessage) -> str:
+    """The plain text of a model reply."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content)
+
+
+def usage_call(node: str, model_name: str, reply: AIMessage, latency_ms: float) -> LLMCall:
+    """The usage record of one reply (zeros when the provider reported none)."""
+    usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
+    return {
+        "node": node,
+        "model": model_name,
+        "input_tokens": int(usage.get("input_tokens", 0)),
+        "output_tokens": int(usage.get("output_tokens", 0)),
+        "latency_ms": round(latency_ms, 1),
+    }
+
+
+def _short(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 400 else text[:400] + " ..."
+
+
+async def ask_json(
+    model: BaseChatModel,
+    prompt: str,
+    schema: type[T],
+    *,
+    node: str,
+    model_name: str,
+    attempts: int = 2,
+) -> JsonAnswer[T]:
+    """Ask ``prompt`` and parse the reply into ``schema``; never raises for model trouble.
+
+    A reply that is not valid JSON for the schema gets a corrective follow-up (the model sees
+    its own answer and the error); a failing model call is retried as is. After ``attempts``
+    tries the answer is ``None`` with the last error.
+    """
+    messages: list[BaseMessage] = [HumanMessage(prompt)]
+    answer: JsonAnswer[T] = JsonAnswer(value=None)
+    for _ in range(max(1, attempts)):
+        started = time.perf_counter()
+        try:
+            reply = await model.ainvoke(messages)
+        except Exception as exc:  # a model/server failure is recorded, not raised
+            answer.error = f"model call failed: {_short(exc)}"
+            continue
+        if not isinstance(reply, AIMessage):
+            reply = AIMessage(content=message_text(reply))
+        answer.calls.append(
+            usage_call(node, model_name, reply, (time.perf_counter() - started) * 1000)
+        )
+        try:
+            answer.value = schema.model_validate(parse_json_object(message_text(reply)))
+        except (ValueError, ValidationError) as exc:
+            answer.error = f"malformed answer: {_short(exc)}"
+            retry = load_prompt(RETRY_PROMPT).render(error=answer.error)
+            messages = [messages[0], reply, HumanMessage(retry)]
+            continue
+        answer.error = None
+        return answer
+    return answer

@@ -1,0 +1,347 @@
+"""Nodes and fan-out edges of the failure-analysis graph (wired in fama.graph.analysis_graph).
+
+Per failed episode: one analyst per category and one category proposer run in parallel
+(``Send``); after all of them, recurring proposals become new categories; then one
+orchestrator per episode fuses its analysts' verdicts into the primary error(s) and hands
+over (``Command(goto=Send(...))``) to that episode's mitigation step.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Annotated, Literal, NotRequired, TypedDict
+
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from langgraph.types import Command, Send
+
+from fama.analysis.causes import render_causes
+from fama.analysis.context import AnalysisContext
+from fama.analysis.episodes import FailedEpisode
+from fama.analysis.llm import ask_json
+from fama.analysis.mitigation import addressable, choose_helpers
+from fama.analysis.proposals import merge_proposals, slugify
+from fama.analysis.render import render_evaluation, render_transcript
+from fama.analysis.schemas import (
+    AnalystAnswer,
+    AnalystVerdict,
+    Attribution,
+    MitigationAnswer,
+    OrchestratorAnswer,
+    Proposal,
+    ProposedCategory,
+    ProposerAnswer,
+    Recommendation,
+)
+from fama.categories import Category
+from fama.graph.state import LLMCall
+from fama.helpers.registry import HELPERS
+from fama.prompts import load_prompt
+
+ANALYST_PROMPT = "analyst"
+PROPOSER_PROMPT = "category_proposer"
+ORCHESTRATOR_PROMPT = "analysis_orchestrator"
+MITIGATION_PROMPT = "mitigation_recommender"
+NO_POLICY = "(the policy text is not available)"
+
+
+class AnalysisState(TypedDict):
+    """Failed episodes in; verdicts, attributions and helper recommendations out."""
+
+    episodes: list[FailedEpisode]
+    verdicts: NotRequired[Annotated[list[AnalystVerdict], operator.add]]
+    proposals: NotRequired[Annotated[list[Proposal], operator.add]]
+    new_categories: NotRequired[list[ProposedCategory]]
+    attributions: NotRequired[Annotated[list[Attribution], operator.add]]
+    recommendations: NotRequired[Annotated[list[Recommendation], operator.add]]
+    llm_calls: NotRequired[Annotated[list[LLMCall], operator.add]]
+
+
+class AnalystTask(TypedDict):
+    """Payload of one analyst: an episode and the category to judge."""
+
+    episode: FailedEpisode
+    category: Category
+
+
+class ProposerTask(TypedDict):
+    """Payload of the category proposer for one episode."""
+
+    episode: FailedEpisode
+
+
+class OrchestratorTask(TypedDict):
+    """Payload of one orchestrator: the episode, its verdicts, its merged new category."""
+
+    episode: FailedEpisode
+    verdicts: list[AnalystVerdict]
+    extra_category: Category | None
+
+
+class MitigationTask(TypedDict):
+    """Payload of one mitigation step: the attribution and the categories it names."""
+
+    episode: FailedEpisode
+    attribution: Attribution
+    categories: list[Category]
+
+
+def _views(episode: FailedEpisode, ctx: AnalysisContext) -> dict[str, str]:
+    """The texts every analysis prompt of an episode shares."""
+    return {
+        "policy": episode.policy.strip() or NO_POLICY,
+        "evaluation": render_evaluation(episode.reward, episode.reward_info, episode.termination),
+        "transcript": render_transcript(
+            episode.records, max_tool_chars=ctx.max_tool_chars, max_text_chars=ctx.max_text_chars
+        ),
+    }
+
+
+def _steps(steps: Sequence[int], episode: FailedEpisode) -> list[int]:
+    """Evidence indices that point into the trajectory, sorted."""
+    return sorted({s for s in steps if 0 <= s < len(episode.records)})
+
+
+def _category_list(categories: Sequence[Category]) -> str:
+    return "\n".join(f"- `{c.id}` ({c.name}): {c.definition}" for c in categories)
+
+
+def fan_out_analyses(state: AnalysisState, runtime: Runtime[AnalysisContext]) -> list[Send] | str:
+    """One analyst per (episode, category) and one proposer per episode."""
+    ctx = runtime.context
+    sends: list[Send] = []
+    for episode in state["episodes"]:
+        sends += [Send("analyst", {"episode": episode, "category": c}) for c in ctx.categories]
+        if ctx.propose_categories:
+            sends.append(Send("proposer", {"episode": episode}))
+    return sends or END
+
+
+async def analyst(state: AnalystTask, runtime: Runtime[AnalysisContext]) -> dict[str, object]:
+    """Decide whether one category of error occurred in one failed trajectory."""
+    ctx, episode, category = runtime.context, state["episode"], state["category"]
+    prompt = load_prompt(ANALYST_PROMPT).render(
+        category_id=category.id,
+        category_name=category.name,
+        category_definition=category.definition,
+        causes=render_causes(category.id),
+        **_views(episode, ctx),
+    )
+    answer = await ask_json(
+        ctx.model,
+        prompt,
+        AnalystAnswer,
+        node=f"analyst:{category.id}",
+        model_name=ctx.model_name,
+        attempts=ctx.attempts,
+    )
+    value = answer.value
+    verdict: AnalystVerdict = {
+        "episode": episode.key,
+        "category": category.id,
+        "occurred": None if value is None else value.occurred,
+        "recovered": bool(value and value.recovered),
+        "rationale": "" if value is None else value.rationale.strip(),
+        "evidence_steps": [] if value is None else _steps(value.evidence_steps, episode),
+        "error": answer.error,
+    }
+    return {"verdicts": [verdict], "llm_calls": answer.calls}
+
+
+async def proposer(state: ProposerTask, runtime: Runtime[AnalysisContext]) -> dict[str, object]:
+    """Propose a new category when the failure fits none of the existing ones."""
+    ctx, episode = runtime.context, state["episode"]
+    prompt = load_prompt(PROPOSER_PROMPT).render(
+        categories=_category_list(ctx.categories), **_views(episode, ctx)
+    )
+    answer = await ask_json(
+        ctx.model,
+        prompt,
+        ProposerAnswer,
+        node="proposer",
+        model_name=ctx.model_name,
+        attempts=ctx.attempts,
+    )
+    value = answer.value
+    new = None if value is None or value.covered_by_existing else value.new_category
+    proposal: Proposal = {
+        "episode": episode.key,
+        "name": None if new is None else new.name.strip(),
+        "definition": "" if new is None else new.definition.strip(),
+        "rationale": "" if value is None else value.rationale.strip(),
+        "evidence_steps": [] if value is None else _steps(value.evidence_steps, episode),
+        "error": answer.error,
+    }
+    return {"proposals": [proposal], "llm_calls": answer.calls}
+
+
+def merge_categories(state: AnalysisState, runtime: Runtime[AnalysisContext]) -> dict[str, object]:
+    """Turn proposals recurring in enough episodes into new categories (no LLM)."""
+    ctx = runtime.context
+    categories = merge_proposals(
+        state.get("proposals", []),
+        existing=ctx.categories,
+        min_episodes=ctx.min_proposal_episodes,
+    )
+    return {"new_categories": categories}
+
+
+def fan_out_orchestrators(state: AnalysisState) -> list[Send]:
+    """One orchestrator per episode, with its verdicts and its merged new category if any."""
+    extra = {
+        key: Category(c["id"], c["name"], c["definition"])
+        for c in state.get("new_categories", [])
+        for key in c["episodes"]
+    }
+    verdicts = state.get("verdicts", [])
+    return [
+        Send(
+            "orchestrator",
+            {
+                "episode": e,
+                "verdicts": [v for v in verdicts if v["episode"] == e.key],
+                "extra_category": extra.get(e.key),
+            },
+        )
+        for e in state["episodes"]
+    ]
+
+
+def _report(verdict: AnalystVerdict) -> str:
+    if verdict["occurred"] is None:
+        return f"- `{verdict['category']}`: analysis failed ({verdict['error']})"
+    said = "OCCURRED" if verdict["occurred"] else "did not occur"
+    if verdict["occurred"] and verdict["recovered"]:
+        said += " (analyst says the agent recovered)"
+    return (
+        f"- `{verdict['category']}`: {said}; evidence steps {verdict['evidence_steps']}; "
+        f"{verdict['rationale']}"
+    )
+
+
+def _fallback(verdicts: Sequence[AnalystVerdict]) -> list[str]:
+    """Analyst votes when the orchestrator failed: errors that occurred and were not recovered."""
+    return [v["category"] for v in verdicts if v["occurred"] and not v["recovered"]]
+
+
+def _known(ids: Sequence[str], allowed: Sequence[Category]) -> list[str]:
+    """Map answer ids (or names) onto allowed category ids, dropping unknown ones."""
+    lookup = {slugify(k): c.id for c in allowed for k in (c.id, c.name)}
+    return list(dict.fromkeys(lookup[slugify(i)] for i in ids if slugify(i) in lookup))
+
+
+async def orchestrator(
+    state: OrchestratorTask, runtime: Runtime[AnalysisContext]
+) -> Command[Literal["mitigation"]]:
+    """Fuse the analysts' verdicts into the primary error(s); recovered errors not blamed."""
+    ctx, episode, verdicts = runtime.context, state["episode"], state["verdicts"]
+    allowed = [*ctx.categories, *([state["extra_category"]] if state["extra_category"] else [])]
+    prompt = load_prompt(ORCHESTRATOR_PROMPT).render(
+        categories=_category_list(allowed),
+        reports="\n".join(_report(v) for v in verdicts) or "- (no analyst reports)",
+        **_views(episode, ctx),
+    )
+    answer = await ask_json(
+        ctx.model,
+        prompt,
+        OrchestratorAnswer,
+        node="orchestrator",
+        model_name=ctx.model_name,
+        attempts=ctx.attempts,
+    )
+    value, error = answer.value, answer.error
+    primary = [] if value is None else _known(value.primary_errors, allowed)
+    if value is not None and value.primary_errors and not primary:
+        error = f"orchestrator named unknown categories {value.primary_errors}"
+        value = None
+    attribution: Attribution = (
+        {
+            "episode": episode.key,
+            "primary_errors": primary,
+            "recovered_errors": [
+                c for c in _known(value.recovered_errors, allowed) if c not in primary
+            ],
+            "rationale": value.rationale.strip(),
+            "evidence_steps": _steps(value.evidence_steps, episode),
+            "source": "orchestrator",
+            "error": None,
+        }
+        if value is not None
+        else {
+            "episode": episode.key,
+            "primary_errors": _fallback(verdicts),
+            "recovered_errors": [],
+            "rationale": "orchestrator failed; primary errors taken from the analysts' votes",
+            "evidence_steps": sorted(
+                {
+                    s
+                    for v in verdicts
+                    if v["occurred"] and not v["recovered"]
+                    for s in v["evidence_steps"]
+                }
+            ),
+            "source": "analyst_fallback",
+            "error": error,
+        }
+    )
+    named = {c.id: c for c in allowed}
+    payload: MitigationTask = {
+        "episode": episode,
+        "attribution": attribution,
+        "categories": [named[c] for c in attribution["primary_errors"] if c in named],
+    }
+    return Command(
+        update={"attributions": [attribution], "llm_calls": answer.calls},
+        goto=Send("mitigation", payload),
+    )
+
+
+def _helper_list() -> str:
+    return "\n".join(
+        f"- `{name}`: {spec.description} Addresses: {', '.join(sorted(spec.addresses))}."
+        for name, spec in HELPERS.items()
+    )
+
+
+async def mitigation(state: MitigationTask, runtime: Runtime[AnalysisContext]) -> dict[str, object]:
+    """Recommend the minimal helper set covering the episode's primary errors."""
+    ctx, attribution = runtime.context, state["attribution"]
+    primary = attribution["primary_errors"]
+    targets = addressable(primary)
+    uncovered = [c for c in primary if c not in targets]
+    recommendation: Recommendation = {
+        "episode": attribution["episode"],
+        "helpers": [],
+        "source": "none",
+        "rationale": "no primary error that a helper addresses",
+        "uncovered": uncovered,
+    }
+    if not targets:
+        return {"recommendations": [recommendation]}
+    errors = "\n".join(f"- `{c.id}` ({c.name}): {c.definition}" for c in state["categories"])
+    prompt = load_prompt(MITIGATION_PROMPT).render(
+        errors=errors, rationale=attribution["rationale"] or "(none)", helpers=_helper_list()
+    )
+    answer = await ask_json(
+        ctx.model,
+        prompt,
+        MitigationAnswer,
+        node="mitigation",
+        model_name=ctx.model_name,
+        attempts=ctx.attempts,
+    )
+    helpers, from_llm = choose_helpers(
+        None if answer.value is None else answer.value.helpers, targets
+    )
+    recommendation = {
+        **recommendation,
+        "helpers": helpers,
+        "source": "llm" if from_llm else "minimal_cover",
+        "rationale": (
+            answer.value.rationale.strip()
+            if from_llm and answer.value is not None
+            else "the registry's minimal cover of the primary errors"
+        ),
+    }
+    return {"recommendations": [recommendation], "llm_calls": answer.calls}

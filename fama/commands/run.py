@@ -1,0 +1,474 @@
+"""fama run: run an agent on tau2 tasks concurrently and store every episode (resumable).
+
+Examples:
+
+    fama run --env tau2:retail --split test --trials 4 --agent fc --model openai:gpt-4o-mini
+    fama run --env tau2:retail --split test --agent fama --mode static \\
+        --fama-config fama-retail.json --model local:qwen2.5-coder-0.5b --run-id my-run
+
+Each episode is saved as soon as it ends. Re-running with the same --run-id and the same
+options (only --concurrency and --no-progress may change) resumes: stored episodes are
+skipped; --retry-errors also re-runs those that ended in an infrastructure or internal
+error (the failed attempt is kept in the new episode's extra.previous_attempts).
+Ctrl-C stops cleanly: finished episodes stay stored and the run is marked interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fama.runs.store import DEFAULT_DB
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from fama.envs.tau2.tasks import Task
+    from fama.fama_config import FamaConfig, FamaMode
+    from fama.models import ModelSpec
+
+ModelFactory = Callable[["ModelSpec"], "BaseChatModel"]
+
+AGENTS = ("fc", "react", "fama")
+
+
+class UsageError(ValueError):
+    """Invalid combination of options (reported without a traceback, exit code 2)."""
+
+
+def add_task_arguments(parser: argparse.ArgumentParser) -> None:
+    """The task-selection options shared by every command that takes tasks."""
+    group = parser.add_argument_group("tasks")
+    group.add_argument("--data-dir", type=Path, help="tau2 data folder (holding domains/)")
+    group.add_argument("--task-set", choices=["current", "legacy"], default="current")
+    group.add_argument("--tasks-file", type=Path, help="a tasks.json replacing the task set's")
+    group.add_argument("--split", help="task split (base/train/test; default: all tasks)")
+    group.add_argument(
+        "--task-ids",
+        nargs="+",
+        metavar="ID",
+        help="only these task ids (space or comma separated)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` sub-command."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run an agent on tau2 tasks and store the episodes (resumable)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--env", required=True, help="environment, e.g. tau2:retail")
+    add_task_arguments(parser)
+    parser.add_argument("--trials", type=int, default=1, help="trials per task (default 1)")
+    agent = parser.add_argument_group("agent")
+    agent.add_argument("--agent", choices=AGENTS, default="fc", help="agent kind (default fc)")
+    agent.add_argument(
+        "--mode",
+        choices=["static", "dynamic", "all"],
+        help="FAMA helper mode (with --agent fama; default static)",
+    )
+    agent.add_argument("--fama-config", type=Path, help="FAMA configuration (JSON)")
+    agent.add_argument("--max-steps", type=int, default=200, help="step limit (default 200)")
+    agent.add_argument("--max-errors", type=int, default=10, help="tool error limit (default 10)")
+    agent.add_argument(
+        "--tool-call-mode",
+        choices=["native", "tolerant", "constrained"],
+        default="native",
+        help="how tool calls are read from the model (default native)",
+    )
+    models = parser.add_argument_group("models (provider:model, e.g. openai:gpt-4o, local:NAME)")
+    models.add_argument("--model", required=True, help="agent model")
+    models.add_argument("--user-model", help="user simulator model (default: --model)")
+    judge = models.add_mutually_exclusive_group()
+    judge.add_argument("--judge-model", help="NL-assertion judge (default: --user-model)")
+    judge.add_argument(
+        "--no-judge", action="store_true", help="skip NL_ASSERTION (the report says so)"
+    )
+    models.add_argument("--base-url", help="OpenAI-compatible server for all three models")
+    models.add_argument("--user-base-url", help="server of the user model (default --base-url)")
+    models.add_argument("--judge-base-url", help="server of the judge (default --base-url)")
+    models.add_argument("--temperature", type=float, default=0.0, help="(default 0.0)")
+    execution = parser.add_argument_group("execution")
+    execution.add_argument("--run-id", help="run id (default: generated); reuse it to resume")
+    execution.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help=f"run store (default {DEFAULT_DB})"
+    )
+    execution.add_argument(
+        "--concurrency", type=int, default=4, help="episodes at once (default 4)"
+    )
+    execution.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="on resume, re-run episodes stored as infrastructure_error or error",
+    )
+    execution.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run_command)
+
+
+def parse_env(env: str) -> str:
+    """The tau2 domain named by ``--env`` (``tau2:retail`` -> ``retail``)."""
+    from fama.envs.tau2.environment import DOMAIN_NAMES
+
+    benchmark, _, domain = env.partition(":")
+    if benchmark != "tau2" or domain not in DOMAIN_NAMES:
+        choices = ", ".join(f"tau2:{d}" for d in DOMAIN_NAMES)
+        raise UsageError(f"unknown --env {env!r} (choose from {choices})")
+    return domain
+
+
+def split_ids(values: Sequence[str] | None) -> list[str] | None:
+    """Task ids given space- and/or comma-separated."""
+    if values is None:
+        return None
+    return [part for value in values for part in value.split(",") if part.strip()]
+
+
+def fairness_warning(
+    config: FamaConfig, config_path: Path | None, split: str | None, task_ids: Sequence[str]
+) -> str | None:
+    """A warning when the FAMA configuration was derived from the tasks being evaluated."""
+    derived = config.derived_from
+    source = str(config_path) if config_path else "the FAMA configuration"
+    derived_ids = {str(i) for i in derived.get("task_ids") or []}
+    overlap = sorted(derived_ids & set(task_ids))
+    if overlap:
+        shown = ", ".join(overlap[:8]) + (", ..." if len(overlap) > 8 else "")
+        return (
+            f"{source} was derived from {len(overlap)} of the {len(task_ids)} evaluated tasks "
+            f"({shown}); results on them are not a held-out evaluation"
+        )
+    derived_split = derived.get("split")
+    if derived_split is not None and derived_split == split:
+        return (
+            f"{source} was derived from split {derived_split!r}, the split being evaluated; "
+            "results are not a held-out evaluation"
+        )
+    return None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_prompt_refs(*, user_guidelines: str, policy: str) -> list[dict[str, str]]:
+    """References of the prompt texts that come from the data folder (version 'data')."""
+    return [
+        {"name": "tau2_policy", "version": "data", "sha256": _sha256(policy)},
+        {"name": "tau2_user_guidelines", "version": "data", "sha256": _sha256(user_guidelines)},
+    ]
+
+
+def _tasks_digest(tasks: Sequence[Task]) -> str:
+    dumped = [t.model_dump(mode="json") for t in tasks]
+    return _sha256(json.dumps(dumped, sort_keys=True, default=str))
+
+
+def _model_specs(args: argparse.Namespace) -> dict[str, ModelSpec | None]:
+    from fama.models import ModelSpec
+
+    user_model = args.user_model or args.model
+    judge_model = None if args.no_judge else (args.judge_model or user_model)
+    user_base = args.user_base_url or args.base_url
+    judge_base = args.judge_base_url or args.base_url
+    return {
+        "agent": ModelSpec(model=args.model, base_url=args.base_url, temperature=args.temperature),
+        "user": ModelSpec(model=user_model, base_url=user_base, temperature=args.temperature),
+        "judge": None
+        if judge_model is None
+        else ModelSpec(model=judge_model, base_url=judge_base, temperature=0.0),
+    }
+
+
+class LocalServingError(RuntimeError):
+    """A ``local:`` model could not be installed, built or started."""
+
+
+@contextmanager
+def served_models(
+    specs: dict[str, ModelSpec | None], stack: ExitStack
+) -> Iterator[dict[str, ModelSpec | None]]:
+    """Start one local server per distinct ``local:`` model (stopped when ``stack`` closes)
+    and fill in its base URL."""
+    from fama.models import LOCAL_PROVIDER
+
+    local = sorted(
+        {s.model for s in specs.values() if s and s.provider == LOCAL_PROVIDER and not s.base_url}
+    )
+    urls: dict[str, str] = {}
+    if local:
+        from fama.serving import BuildError, ModelInstallError, ServerStartError, local_server_for
+
+        for model in local:
+            print(f"starting local model server for {model} ...", file=sys.stderr)
+            try:
+                server = stack.enter_context(local_server_for(model))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
+            except (BuildError, ModelInstallError, ServerStartError, OSError) as exc:
+                raise LocalServingError(f"cannot serve {model}: {exc}") from exc
+            urls[model] = server.base_url
+            print(f"  {model} served at {server.base_url} (pid {server.pid})", file=sys.stderr)
+    yield {
+        role: spec
+        if spec is None or spec.model not in urls
+        else spec.with_base_url(urls[spec.model])
+        for role, spec in specs.items()
+    }
+
+
+def run_command(args: argparse.Namespace, *, model_factory: ModelFactory | None = None) -> int:
+    """Run (or resume) the episodes described by ``args``; returns the exit code."""
+    from fama.envs.tau2.data import DataNotFoundError
+    from fama.runs.store import RunConfigMismatchError, StoreError
+
+    try:
+        return _run(args, model_factory)
+    except (UsageError, DataNotFoundError, RunConfigMismatchError) as exc:
+        print(f"fama run: {exc}", file=sys.stderr)
+        return 2
+    except (StoreError, LocalServingError) as exc:
+        print(f"fama run: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
+    import asyncio
+
+    from fama.envs.tau2.data import resolve_data_dir
+    from fama.envs.tau2.environment import load_domain
+    from fama.envs.tau2.evaluation import JUDGE_PROMPT
+    from fama.envs.tau2.tasks import load_tasks
+    from fama.envs.tau2.user_scenario import load_user_guidelines
+    from fama.prompts.registry import load_prompt
+    from fama.runs.runner import (
+        Progress,
+        agent_setup,
+        plan_jobs,
+        run_jobs,
+        tau2_executor,
+        trial_seeds,
+    )
+    from fama.runs.store import FAILED_STATUSES, RunStore
+
+    domain_name = parse_env(args.env)
+    fama_config, mode = _fama_options(args)
+    for name in ("trials", "concurrency", "max_steps", "max_errors"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        data_dir = resolve_data_dir(args.data_dir)
+        tasks = load_tasks(
+            domain_name,
+            task_set=args.task_set,
+            split=args.split,
+            data_dir=data_dir,
+            tasks_file=args.tasks_file,
+            task_ids=split_ids(args.task_ids),
+        )
+        domain = load_domain(domain_name, data_dir)
+        guidelines = load_user_guidelines(data_dir)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if not tasks:
+        raise UsageError("no tasks selected")
+    task_ids = [t.id for t in tasks]
+    specs = _model_specs(args)
+    warning = (
+        fairness_warning(fama_config, args.fama_config, args.split, task_ids)
+        if fama_config is not None
+        else None
+    )
+    if warning:
+        print(f"\n*** WARNING (fairness): {warning} ***\n", file=sys.stderr)
+    run_id = args.run_id or _default_run_id(domain_name, args.split, args.agent)
+    config = {
+        "env": args.env,
+        "domain": domain_name,
+        "task_set": args.task_set,
+        "split": args.split,
+        "tasks_file": None if args.tasks_file is None else str(args.tasks_file),
+        "data_dir": str(data_dir),
+        "task_ids": task_ids,
+        "tasks_sha256": _tasks_digest(tasks),
+        "trials": args.trials,
+        "trial_seeds": trial_seeds(args.trials),
+        "seed_scheme": "official: random.seed(300); randint(0, 10**6) per trial (reference)",
+        "agent": args.agent,
+        "mode": mode,
+        "fama_config": None if fama_config is None else fama_config.model_dump(mode="json"),
+        "model": args.model,
+        "base_url": specs["agent"].base_url if specs["agent"] else None,
+        "user_model": specs["user"].model if specs["user"] else None,
+        "user_base_url": specs["user"].base_url if specs["user"] else None,
+        "judge_model": specs["judge"].model if specs["judge"] else None,
+        "judge_base_url": specs["judge"].base_url if specs["judge"] else None,
+        "no_judge": args.no_judge,
+        "temperature": args.temperature,
+        "max_steps": args.max_steps,
+        "max_errors": args.max_errors,
+        "tool_call_mode": args.tool_call_mode,
+        "fairness_warning": warning,
+        "concurrency": args.concurrency,
+        "command": command_line(args, run_id),
+    }
+    try:
+        agent = agent_setup(args.agent, fama_config=fama_config, mode=mode)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    refs = [
+        *agent.prompt_refs,
+        *([load_prompt(JUDGE_PROMPT).ref] if specs["judge"] is not None else []),
+        *data_prompt_refs(user_guidelines=guidelines, policy=domain.policy),
+    ]
+    with RunStore(args.db) as store, ExitStack() as stack:
+        resumed = store.create_or_resume_run(run_id, config, refs)
+        keep = ["done"] if args.retry_errors else None
+        stored = store.finished_episode_keys(run_id, statuses=keep)
+        retried = store.episodes(run_id, statuses=FAILED_STATUSES) if args.retry_errors else []
+        jobs = plan_jobs(tasks, args.trials, skip=stored, retried=retried)
+        verb = "resuming" if resumed else "starting"
+        print(
+            f"{verb} run {run_id}: {len(jobs)} episodes to run, {len(stored)} already stored "
+            f"(db {args.db})",
+            file=sys.stderr,
+        )
+        with served_models(specs, stack) as live_specs:
+            factory = model_factory or _default_factory()
+            agent_model = factory(_require(live_specs["agent"]))
+            execute = tau2_executor(
+                domain,
+                agent=agent,
+                agent_model=agent_model,
+                user_model=factory(_require(live_specs["user"])),
+                judge_model=None if live_specs["judge"] is None else factory(live_specs["judge"]),
+                judge_model_name=config["judge_model"] or "",
+                user_guidelines=guidelines,
+                context_options={
+                    "max_steps": args.max_steps,
+                    "max_errors": args.max_errors,
+                    "tool_call_mode": args.tool_call_mode,
+                },
+            )
+            try:
+                summary = asyncio.run(
+                    run_jobs(
+                        store,
+                        run_id,
+                        jobs,
+                        execute,
+                        domain=domain_name,
+                        split=args.split,
+                        agent_kind=args.agent,
+                        concurrency=args.concurrency,
+                        skipped=len(stored),
+                        progress=Progress(enabled=not args.no_progress),
+                    )
+                )
+            except KeyboardInterrupt:
+                print(
+                    f"\ninterrupted: finished episodes are saved in {args.db}. Resume with the "
+                    f"same options and --run-id {run_id}:\n  {command_line(args, run_id)}",
+                    file=sys.stderr,
+                )
+                return 130
+    print(
+        f"run {run_id} finished: {summary.finished} run now, {summary.skipped} stored before, "
+        f"{summary.infra_errors} infrastructure errors, {summary.errors} errors.\n"
+        f"  fama report {run_id} --db {args.db}",
+        file=sys.stderr,
+    )
+    if summary.infra_errors or summary.errors:
+        retry = f"{command_line(args, run_id)} --retry-errors"
+        print(f"  to run the failed episodes again: {retry}", file=sys.stderr)
+    return 0
+
+
+def _require(spec: ModelSpec | None) -> ModelSpec:
+    if spec is None:
+        raise UsageError("a model is missing")
+    return spec
+
+
+def _default_factory() -> ModelFactory:
+    from fama.models import resolve_chat_model
+
+    return resolve_chat_model
+
+
+def _fama_options(args: argparse.Namespace) -> tuple[FamaConfig | None, FamaMode | None]:
+    """Validate the FAMA options; returns the loaded configuration and the mode."""
+    from fama.fama_config import FamaConfig
+
+    if args.agent != "fama":
+        if args.mode is not None or args.fama_config is not None:
+            raise UsageError("--mode and --fama-config need --agent fama")
+        return None, None
+    mode: FamaMode = args.mode or "static"
+    if args.fama_config is None:
+        if mode == "static":
+            raise UsageError("--agent fama --mode static needs --fama-config FILE")
+        return None, mode
+    try:
+        return FamaConfig.load(args.fama_config), mode
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _default_run_id(domain: str, split: str | None, agent: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{domain}-{split or 'all'}-{agent}-{stamp}"
+
+
+def command_line(args: argparse.Namespace, run_id: str) -> str:
+    """The ``fama run`` command that reproduces (and resumes) this run."""
+    argv = ["fama", "run"]
+    for name in _COMMAND_OPTIONS:
+        value = run_id if name == "run_id" else getattr(args, name, None)
+        flag = "--" + name.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, list):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return shlex.join(argv)
+
+
+_COMMAND_OPTIONS = (
+    "env",
+    "data_dir",
+    "task_set",
+    "tasks_file",
+    "split",
+    "task_ids",
+    "trials",
+    "agent",
+    "mode",
+    "fama_config",
+    "max_steps",
+    "max_errors",
+    "tool_call_mode",
+    "model",
+    "user_model",
+    "judge_model",
+    "no_judge",
+    "base_url",
+    "user_base_url",
+    "judge_base_url",
+    "temperature",
+    "run_id",
+    "db",
+    "concurrency",
+)

@@ -1,0 +1,198 @@
+"""The episode loop as a LangGraph graph: user <-> agent <-> tools, bounded like tau2's.
+
+Nodes (names fixed): ``user`` (the simulated customer), ``agent`` (swappable: any node or
+compiled subgraph over ``EpisodeLoopState`` that appends the agent's next ``AIMessage``) and
+``tools`` (runs the agent's tool calls). Routing follows the official half-duplex loop:
+agent text goes to the user, agent tool calls (a message with text *and* tool calls is a tool
+call) go to the tools and back to the agent, user text goes to the agent.
+
+Steps and limits (spec section 7): with no history the trajectory starts with the greeting
+"Hi! How can I help you today?" (not a step); every agent message, user message and tool
+result batch is one step; ``max_steps`` and ``max_errors`` (error tool results) are checked
+only when no tool result is pending; a user message with a stop token ends with ``user_stop``.
+The agent node does not count anything itself: the node that handles its message counts it.
+An unusable agent reply (empty, or unparseable ReAct output) is kept out of the trajectory,
+counts as one step and one error, and the agent is asked again (see ``fama.nodes.fc_agent``).
+
+``run_episode`` never raises for model failures: a model that stays unreachable after the
+retries ends the episode with termination ``infrastructure_error`` and every finished message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, Literal, TypeVar, cast
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.errors import GraphRecursionError
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from fama.graph.context import AgentIssue, EpisodeContext, EpisodeLoopState
+from fama.graph.state import LLMCall, NodeTiming, Termination
+from fama.nodes.env_tools import tools_node
+from fama.nodes.fc_agent import fc_agent_node
+from fama.nodes.llm_call import ModelUnavailableError
+from fama.nodes.user_simulator import UserSimulatorError, is_user_stop, user_node
+from fama.trajectory import MessageRecord, to_records
+
+GREETING = "Hi! How can I help you today?"
+
+AgentNode = Callable[..., Any] | Runnable[Any, Any]
+R = TypeVar("R")
+
+
+def route_start(state: EpisodeLoopState) -> Literal["user", "agent", "tools"]:
+    """Who speaks first, given the history (normally the greeting, so the user)."""
+    last = state["messages"][-1]
+    if isinstance(last, AIMessage):
+        return "tools" if last.tool_calls or last.invalid_tool_calls else "user"
+    return "agent"
+
+
+def route_after_user(state: EpisodeLoopState) -> Literal["agent", "__end__"]:
+    """The user's text goes to the agent unless the episode ended."""
+    return "__end__" if state.get("termination") else "agent"
+
+
+def route_after_agent(state: EpisodeLoopState) -> Literal["user", "tools", "agent", "__end__"]:
+    """Agent tool calls go to the tools, text to the user; no new message: ask again."""
+    if state.get("termination"):
+        return "__end__"
+    last = state["messages"][-1]
+    if not isinstance(last, AIMessage):
+        return "agent"
+    return "tools" if last.tool_calls or last.invalid_tool_calls else "user"
+
+
+def route_after_tools(state: EpisodeLoopState) -> Literal["agent", "__end__"]:
+    """Tool results go back to the agent unless a limit was reached."""
+    return "__end__" if state.get("termination") else "agent"
+
+
+def _on_loop(route: Callable[[EpisodeLoopState], R]) -> Callable[[EpisodeLoopState], Awaitable[R]]:
+    """Run a sync router on the event loop (LangGraph sends sync callables to a thread pool)."""
+
+    @wraps(route)
+    async def run(state: EpisodeLoopState) -> R:
+        return route(state)
+
+    return run
+
+
+def build_episode_graph(agent_node: AgentNode | None = None) -> StateGraph[Any, Any, Any, Any]:
+    """The episode graph builder; ``agent_node`` defaults to the function-calling agent."""
+    builder = StateGraph(EpisodeLoopState, context_schema=EpisodeContext)
+    builder.add_node("user", user_node)
+    builder.add_node("agent", agent_node if agent_node is not None else fc_agent_node)
+    builder.add_node("tools", tools_node)
+    builder.add_conditional_edges(START, _on_loop(route_start), ["user", "agent", "tools"])
+    builder.add_conditional_edges("user", _on_loop(route_after_user), ["agent", END])
+    builder.add_conditional_edges(
+        "agent", _on_loop(route_after_agent), ["user", "tools", "agent", END]
+    )
+    builder.add_conditional_edges("tools", _on_loop(route_after_tools), ["agent", END])
+    return builder
+
+
+# id(agent_node) -> (agent_node, compiled graph); the node is kept so its id stays unique.
+_COMPILED: dict[int, tuple[AgentNode | None, CompiledStateGraph[Any, Any, Any, Any]]] = {}
+_COMPILED_MAX = 16
+
+
+def compiled_episode_graph(
+    agent_node: AgentNode | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The compiled graph for an agent node (compiled once per node object, then reused)."""
+    hit = _COMPILED.get(id(agent_node))
+    if hit is not None and hit[0] is agent_node:
+        return hit[1]
+    graph = build_episode_graph(agent_node).compile(name="episode")
+    if len(_COMPILED) >= _COMPILED_MAX:
+        del _COMPILED[next(iter(_COMPILED))]
+    _COMPILED[id(agent_node)] = (agent_node, graph)
+    return graph
+
+
+@dataclass
+class EpisodeResult:
+    """What one episode produced, ready to be scored and stored."""
+
+    records: list[MessageRecord]
+    termination: Termination | None
+    steps: int
+    tool_errors: int
+    llm_calls: list[LLMCall] = field(default_factory=list)
+    node_timings: list[NodeTiming] = field(default_factory=list)
+    error_detail: str | None = None
+    agent_issues: list[AgentIssue] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # FAMA diagnosis / active helpers
+
+
+def initial_state(initial_messages: Sequence[AnyMessage] | None) -> EpisodeLoopState:
+    """The graph input: the history (or the greeting) with zeroed counters."""
+    messages: list[AnyMessage] = (
+        list(initial_messages) if initial_messages else [AIMessage(content=GREETING)]
+    )
+    state: EpisodeLoopState = {
+        "messages": messages,
+        "steps": 0,
+        "tool_errors": 0,
+        "messages_counted": len(messages),
+        "termination": None,
+        "error_detail": None,
+        "llm_calls": [],
+        "node_timings": [],
+        "agent_issues": [],
+        "guidance": [],
+    }
+    last = messages[-1]
+    if isinstance(last, HumanMessage) and is_user_stop(last.text):
+        state["termination"] = "user_stop"
+    return state
+
+
+def episode_result(state: EpisodeLoopState) -> EpisodeResult:
+    """Package a (final or last good) state."""
+    extra = {k: state[k] for k in ("diagnosis", "active_helpers") if state.get(k)}  # type: ignore[literal-required]
+    return EpisodeResult(
+        records=to_records(state["messages"]),
+        termination=state.get("termination"),
+        steps=state.get("steps", 0),
+        tool_errors=state.get("tool_errors", 0),
+        llm_calls=list(state.get("llm_calls", [])),
+        node_timings=list(state.get("node_timings", [])),
+        error_detail=state.get("error_detail"),
+        agent_issues=list(state.get("agent_issues", [])),
+        extra=extra,
+    )
+
+
+async def run_episode(
+    ctx: EpisodeContext,
+    *,
+    agent_node: AgentNode | None = None,
+    initial_messages: Sequence[AnyMessage] | None = None,
+) -> EpisodeResult:
+    """Run one episode to its end; model failures become a recorded termination.
+
+    ``ModelUnavailableError`` (model server down after retries) and ``UserSimulatorError``
+    end the episode as ``infrastructure_error``; ``KeyboardInterrupt`` and cancellation
+    propagate.
+    """
+    state = initial_state(initial_messages)
+    if state.get("termination"):
+        return episode_result(state)
+    graph = compiled_episode_graph(agent_node)
+    config: RunnableConfig = {"recursion_limit": ctx.recursion_limit}
+    try:
+        async for values in graph.astream(state, config, context=ctx, stream_mode="values"):
+            state = cast(EpisodeLoopState, values)
+    except (ModelUnavailableError, UserSimulatorError) as exc:
+        state = {**state, "termination": "infrastructure_error", "error_detail": str(exc)}
+    except GraphRecursionError as exc:
+        state = {**state, "termination": "max_steps", "error_detail": f"graph: {exc}"}
+    return episode_result(state)

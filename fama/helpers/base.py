@@ -1,0 +1,90 @@
+"""What every FAMA helper shares: its registry entry, what it may read, and its output."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+from fama.graph.state import Guidance, LLMCall
+from fama.helpers.text import clip
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AnyMessage
+    from langchain_core.tools import BaseTool
+
+    from fama.envs.base import ToolKind
+    from fama.nodes.llm_call import RetryPolicy
+
+
+@dataclass(frozen=True)
+class HelperSpec:
+    """One helper of the pool: what it does, which failure categories it addresses, its cost.
+
+    ``typical_tokens`` is the guidance size the helper usually needs; the guidance budget of
+    a decision is shared among the active helpers in proportion to it.
+    """
+
+    name: str
+    description: str
+    addresses: frozenset[str]
+    uses_llm: bool
+    default_params: dict[str, Any] = field(default_factory=dict)
+    typical_tokens: int = 100
+    prompts: tuple[str, ...] = ()  # prompt templates it uses (for the run's prompt refs)
+
+
+class HelperInput(TypedDict):
+    """What a helper node receives (through ``Send``) for one decision."""
+
+    messages: list[AnyMessage]
+    diagnosis: dict[str, Any]  # the episode's FAMA record (the planner's cache lives here)
+    max_chars: int  # this helper's share of the decision's guidance budget
+    params: dict[str, Any]  # the helper's parameters (defaults overridden by the config)
+
+
+class HelperUpdate(TypedDict):
+    """What a helper returns: its guidance (empty when it has nothing useful to say)."""
+
+    guidance: list[Guidance]
+    llm_calls: NotRequired[list[LLMCall]]
+    diagnosis: NotRequired[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class HelperEnv:
+    """The run's resources a helper may use: policy, tools, the helper model, its params."""
+
+    policy: str
+    tools: Sequence[BaseTool]
+    tool_kind: Callable[[str], ToolKind | None]
+    model: BaseChatModel | None
+    retries: RetryPolicy
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def tool_names(self, kind: ToolKind) -> list[str]:
+        """Names of the tools of one kind, in the environment's order."""
+        return [t.name for t in self.tools if self.tool_kind(t.name) == kind]
+
+
+HelperFn = Callable[[HelperInput, HelperEnv], Awaitable[HelperUpdate]]
+
+
+def guidance(helper: str, text: str, max_chars: int | None = None) -> HelperUpdate:
+    """A helper update with one guidance item, or none when ``text`` is blank.
+
+    Lines after the first are indented by two spaces, so that the item nests under its
+    ``- [helper]`` bullet in the tool-use node's guidance block; the result is clipped to
+    ``max_chars``.
+    """
+    lines = text.strip().splitlines()
+    body = "\n".join([*lines[:1], *(f"  {line}" for line in lines[1:])])
+    if max_chars is not None:
+        body = clip(body, max_chars)
+    return {"guidance": [{"helper": helper, "text": body}] if body else []}
+
+
+def llm_node(helper: str) -> str:
+    """The ``node`` name a helper's model calls are recorded under."""
+    return f"helper:{helper}"

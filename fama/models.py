@@ -1,0 +1,117 @@
+"""Chat models named by ``provider:model`` strings and resolved lazily with ``init_chat_model``.
+
+The agent, the user simulator and the judge each get their own ``ModelSpec``. OpenAI-compatible
+servers (vLLM, Ollama's ``/v1``, llama.cpp's ``llama-server``) are reached with provider
+``openai`` and a ``base_url``; the API key comes from the environment (``OPENAI_API_KEY`` or the
+variable named by ``api_key_env``) and is ``"none"`` when a base URL is given without a key.
+Specs with provider ``local`` name FAMA's embedded backbone: the serving code starts the server
+and fills in ``base_url`` before the spec reaches ``resolve_chat_model``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+LOCAL_PROVIDER = "local"
+_OPENAI_COMPATIBLE = frozenset({"openai", LOCAL_PROVIDER})
+_DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", LOCAL_PROVIDER: "OPENAI_API_KEY"}
+
+
+class ModelConfigError(ValueError):
+    """A model spec that cannot be turned into a chat model (bad name, missing key or URL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """Which chat model to use and how to reach it."""
+
+    model: str  # "provider:model", e.g. "openai:gpt-4.1-mini" or "local:qwen3-4b"
+    base_url: str | None = None
+    temperature: float = 0.0
+    api_key_env: str | None = None  # environment variable holding the key
+    timeout_s: float | None = 120.0  # per request, for OpenAI-compatible providers
+    max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        provider, sep, name = self.model.partition(":")
+        if not sep or not provider or not name:
+            raise ModelConfigError(
+                f"model must be written 'provider:model' (e.g. 'openai:gpt-4.1-mini'), "
+                f"got {self.model!r}"
+            )
+
+    @property
+    def provider(self) -> str:
+        """The provider part of the model string."""
+        return self.model.partition(":")[0]
+
+    @property
+    def name(self) -> str:
+        """The model name sent to the provider (may itself contain ':', e.g. 'qwen3:4b')."""
+        return self.model.partition(":")[2]
+
+    def with_base_url(self, base_url: str) -> ModelSpec:
+        """A copy pointing at another server (used once a local server is up)."""
+        return replace(self, base_url=base_url)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form for run configs (never contains the key itself)."""
+        return asdict(self)
+
+
+def _api_key(spec: ModelSpec) -> str | None:
+    """The key to pass, or None to let a non-OpenAI provider package read its own variable."""
+    env_name = spec.api_key_env or _DEFAULT_KEY_ENV.get(spec.provider)
+    key = os.environ.get(env_name) if env_name else None
+    if key:
+        return key
+    if spec.api_key_env:
+        raise ModelConfigError(
+            f"environment variable {spec.api_key_env} (api_key_env of {spec.model}) is not set"
+        )
+    if spec.provider not in _OPENAI_COMPATIBLE:
+        return None
+    if spec.base_url:
+        return "none"
+    raise ModelConfigError(
+        f"OPENAI_API_KEY is not set: {spec.model} needs an API key, or give a base_url "
+        "for an OpenAI-compatible server (vLLM, Ollama, llama.cpp)"
+    )
+
+
+def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
+    """Build the chat model of a spec (imports the provider package only now)."""
+    if spec.provider == LOCAL_PROVIDER and not spec.base_url:
+        raise ModelConfigError(
+            f"{spec.model} names FAMA's embedded local model: start it with `fama serve` "
+            "(or let the runner start it) so that its base_url is filled in"
+        )
+    from langchain.chat_models import init_chat_model
+
+    kwargs: dict[str, Any] = {"temperature": spec.temperature}
+    if spec.max_tokens is not None:
+        kwargs["max_tokens"] = spec.max_tokens
+    key = _api_key(spec)
+    if key is not None:
+        kwargs["api_key"] = key
+    if spec.base_url:
+        kwargs["base_url"] = spec.base_url
+    if spec.provider in _OPENAI_COMPATIBLE:
+        provider = "openai"
+        # usage_metadata is only filled for custom base URLs when asked for; retries are
+        # done by fama.nodes.llm_call.call_model, so the client must not retry on its own.
+        kwargs.update(stream_usage=True, max_retries=0, timeout=spec.timeout_s)
+    else:
+        provider = spec.provider
+    try:
+        model: BaseChatModel = init_chat_model(spec.name, model_provider=provider, **kwargs)
+    except ImportError as exc:
+        raise ModelConfigError(
+            f"provider {provider!r} of {spec.model} needs its LangChain package: {exc}"
+        ) from exc
+    return model

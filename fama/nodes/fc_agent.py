@@ -1,0 +1,182 @@
+"""The native function-calling tool-use node, and what every tool-use node shares.
+
+One call of the node is one agent decision: the model sees the system prompt (plus, for this
+decision only, FAMA's guidance and a note about an unusable previous reply) and the trajectory,
+and answers with a message to the user or tool calls (``tool_choice="auto"``).
+
+``ctx.tool_call_mode`` selects how tool calls are obtained: ``native`` (as the server parsed
+them), ``tolerant`` (a reply without tool calls goes through ``recover_tool_calls``, which finds
+calls written as text) or ``constrained`` (``constrained_decision``: the server must answer
+with one JSON action). Repairs are recorded as ``agent_issues``.
+
+An empty reply (no text, no tool calls) is not put into the trajectory: it counts as one step
+and one error (so a model that keeps answering nothing ends with ``too_many_errors``, scored 0)
+and the agent is asked again, with a note saying what was wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, SystemMessage
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
+
+from fama.graph.context import AgentIssue, EpisodeContext, EpisodeLoopState, IssueKind
+from fama.graph.state import Guidance, LLMCall, NodeTiming
+from fama.nodes.llm_call import call_model
+from fama.prompts import load_prompt
+
+if TYPE_CHECKING:
+    from fama.nodes.tool_call_repair import RepairResult
+
+AGENT_NODE = "agent"
+_UNUSABLE: frozenset[IssueKind] = frozenset({"empty_reply", "unparseable"})
+
+
+def render_guidance(guidance: list[Guidance]) -> str:
+    """FAMA helpers' advice as one block for the model input ("" when there is none)."""
+    if not guidance:
+        return ""
+    items = "\n".join(f"- [{g['helper']}] {g['text']}" for g in guidance)
+    return load_prompt("decision_guidance", "v1").render(items=items)
+
+
+def pending_problem(state: EpisodeLoopState) -> str | None:
+    """What was wrong with the agent's previous reply, if it is being asked again now."""
+    issues = state.get("agent_issues")
+    if not issues:
+        return None
+    last = issues[-1]
+    if last["kind"] in _UNUSABLE and last["message_index"] == len(state["messages"]):
+        return last["detail"]
+    return None
+
+
+def decision_system_prompt(system_prompt: str, state: EpisodeLoopState, retry_note: str) -> str:
+    """The system prompt of this decision: base prompt, guidance, note on the last reply.
+
+    Everything goes into the single leading system message: several chat templates (Qwen
+    among them) reject a system message anywhere else.
+    """
+    parts = [system_prompt]
+    guidance = state.get("guidance")
+    if guidance:
+        parts.append(render_guidance(guidance))
+    problem = pending_problem(state)
+    if problem is not None:
+        parts.append(load_prompt(retry_note, "v1").render(problem=problem))
+    return "\n\n".join(parts)
+
+
+def node_timing(started: float) -> NodeTiming:
+    """Wall time of the agent node since ``started`` (a ``perf_counter`` value)."""
+    return {"node": AGENT_NODE, "latency_ms": (time.perf_counter() - started) * 1000.0}
+
+
+def issue(state: EpisodeLoopState, kind: IssueKind, detail: str) -> AgentIssue:
+    """An agent issue attached to the current decision."""
+    return {
+        "node": AGENT_NODE,
+        "kind": kind,
+        "detail": detail,
+        "message_index": len(state["messages"]),
+    }
+
+
+def decision_update(
+    state: EpisodeLoopState,
+    reply: AIMessage,
+    calls: list[LLMCall],
+    issues: list[AgentIssue],
+    started: float,
+) -> dict[str, Any]:
+    """State update of a usable decision: the reply joins the trajectory, guidance is spent."""
+    update: dict[str, Any] = {
+        "messages": [reply],
+        "llm_calls": calls,
+        "node_timings": [node_timing(started)],
+    }
+    if issues:
+        update["agent_issues"] = issues
+    if state.get("guidance"):
+        update["guidance"] = Overwrite([])
+    return update
+
+
+def unusable_reply_update(
+    state: EpisodeLoopState,
+    ctx: EpisodeContext,
+    unusable: AgentIssue,
+    calls: list[LLMCall],
+    issues: list[AgentIssue],
+    started: float,
+) -> dict[str, Any]:
+    """State update of an unusable reply: one step and one error, no message, limits checked."""
+    steps = state.get("steps", 0) + 1
+    errors = state.get("tool_errors", 0) + 1
+    update: dict[str, Any] = {
+        "steps": steps,
+        "tool_errors": errors,
+        "agent_issues": [*issues, unusable],
+        "llm_calls": calls,
+        "node_timings": [node_timing(started)],
+    }
+    termination = ctx.limit_reached(steps, errors)
+    if termination is not None:
+        update["termination"] = termination
+    if state.get("guidance"):
+        update["guidance"] = Overwrite([])
+    return update
+
+
+def repair_issues(state: EpisodeLoopState, repair: RepairResult) -> list[AgentIssue]:
+    """Issues recording what the tool-call repair did."""
+    found: list[AgentIssue] = []
+    if repair.repaired:
+        names = ", ".join(tc["name"] for tc in repair.message.tool_calls) or "no tool call"
+        found.append(issue(state, "repaired", f"recovered {names} from the reply text"))
+    if repair.rejected:
+        found.append(issue(state, "rejected", "; ".join(repair.rejected)))
+    return found
+
+
+def is_empty(reply: AIMessage) -> bool:
+    """True for a reply with neither text nor (valid or malformed) tool calls."""
+    return not reply.tool_calls and not reply.invalid_tool_calls and not reply.text.strip()
+
+
+async def fc_agent_node(
+    state: EpisodeLoopState, runtime: Runtime[EpisodeContext]
+) -> dict[str, Any]:
+    """One decision of the native function-calling agent."""
+    started = time.perf_counter()
+    ctx = runtime.context
+    prompt = [
+        SystemMessage(content=decision_system_prompt(ctx.system_prompt, state, "fc_retry_note")),
+        *state["messages"],
+    ]
+    issues: list[AgentIssue] = []
+    call: LLMCall
+    if ctx.tool_call_mode == "constrained":
+        from fama.nodes.tool_call_repair import constrained_decision
+
+        reply, call, repair = await constrained_decision(
+            ctx.agent_model, prompt, ctx.tool_schemas, node=AGENT_NODE, retries=ctx.retry
+        )
+        issues.extend(repair_issues(state, repair))
+    else:
+        reply, call = await call_model(
+            ctx.bound_agent_model, prompt, node=AGENT_NODE, retries=ctx.retry
+        )
+        if ctx.tool_call_mode == "tolerant" and not reply.tool_calls:
+            from fama.nodes.tool_call_repair import recover_tool_calls
+
+            repair = recover_tool_calls(reply, set(ctx.tool_names))
+            reply = repair.message
+            issues.extend(repair_issues(state, repair))
+    if is_empty(reply):
+        empty = issue(state, "empty_reply", "the reply was empty (no text and no tool call)")
+        return unusable_reply_update(state, ctx, empty, [call], issues, started)
+    return decision_update(state, reply, [call], issues, started)

@@ -1,0 +1,118 @@
+"""FAMA mitigation: which helpers run for this decision, and the fan-out to them.
+
+* ``static``: the configuration's helper set (from failure analysis), every decision.
+* ``all``: every helper, every decision (the IRMA-style baseline).
+* ``dynamic``: the exact minimal cover of the categories the orchestrator's signals put at
+  risk, preferring the helpers the signals name, then helpers without model calls; the
+  cover is trimmed to the guidance budget, least urgent helpers first.
+
+No model call in any mode. The guidance helpers then run in parallel (``Send``), each with
+its share of the guidance budget (in proportion to its typical size); the decision verifier
+is not fanned out: it checks write proposals after the tool-use node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+
+from langgraph.types import Send
+
+from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, minimal_cover, registry_order
+from fama.helpers.state import (
+    DEFAULT_GUIDANCE_BUDGET,
+    FamaState,
+    config_of,
+    helper_params,
+    timing,
+)
+from fama.nodes.orchestrator import Signal
+
+NODE = "mitigation"
+TOOL_USE: Final = "tool_use"
+CHARS_PER_TOKEN = 4
+
+
+def helper_node_name(helper: str) -> str:
+    """Graph node name of a guidance helper (``:`` is reserved in LangGraph node names)."""
+    return f"helper_{helper}"
+
+
+def select_dynamic(signals: Sequence[Signal], budget_tokens: int) -> list[str]:
+    """Minimal cover of the signalled categories that fits the guidance budget.
+
+    Helpers are kept in the order of the first signal they serve; a helper that would
+    exceed the budget is dropped (the most urgent one is always kept).
+    """
+    categories = list(dict.fromkeys(s["category"] for s in signals))
+    cover = minimal_cover(categories, prefer=[s["helper"] for s in signals])
+
+    def urgency(helper: str) -> int:
+        addresses = HELPERS[helper].addresses
+        return next(i for i, s in enumerate(signals) if s["category"] in addresses)
+
+    kept: list[str] = []
+    used = 0
+    for helper in sorted(cover, key=urgency):
+        cost = HELPERS[helper].typical_tokens
+        if kept and used + cost > budget_tokens:
+            continue
+        kept.append(helper)
+        used += cost
+    return registry_order(kept)
+
+
+def active_helpers(state: FamaState) -> list[str]:
+    """The helpers of this decision, by mode."""
+    mode = state.get("fama_mode", "static")
+    if mode == "all":
+        return list(HELPERS)
+    if mode == "static":
+        config = config_of(state)
+        return [] if config is None else registry_order(config.helpers)
+    signals: list[Signal] = (state.get("diagnosis") or {}).get("signals", [])
+    return select_dynamic(signals, state.get("guidance_budget", DEFAULT_GUIDANCE_BUDGET))
+
+
+async def mitigation_node(state: FamaState) -> dict[str, Any]:
+    """Choose this decision's helpers and count how often each was active."""
+    started = time.perf_counter()
+    active = active_helpers(state)
+    runs: Counter[str] = Counter((state.get("diagnosis") or {}).get("helper_runs", {}))
+    runs.update(active)
+    return {
+        "active_helpers": active,
+        "diagnosis": {"helper_runs": dict(runs)},
+        "node_timings": timing(NODE, started),
+    }
+
+
+def budget_shares(helpers: Sequence[str], budget_tokens: int) -> dict[str, int]:
+    """Characters of guidance each helper may write, in proportion to its typical size."""
+    total = sum(HELPERS[h].typical_tokens for h in helpers) or 1
+    chars = budget_tokens * CHARS_PER_TOKEN
+    return {h: chars * HELPERS[h].typical_tokens // total for h in helpers}
+
+
+def fan_out(state: FamaState) -> list[Send] | Literal["tool_use"]:
+    """Send the decision to every active guidance helper, or straight to the tool-use node."""
+    helpers = [h for h in state.get("active_helpers", []) if h in GUIDANCE_HELPERS]
+    if not helpers:
+        return TOOL_USE
+    config = config_of(state)
+    shares = budget_shares(helpers, state.get("guidance_budget", DEFAULT_GUIDANCE_BUDGET))
+    record = state.get("diagnosis") or {}
+    return [
+        Send(
+            helper_node_name(h),
+            {
+                "messages": state["messages"],
+                "diagnosis": record,
+                "max_chars": shares[h],
+                "params": helper_params(h, config),
+            },
+        )
+        for h in helpers
+    ]

@@ -1,0 +1,216 @@
+"""FAMA orchestrator: opens each decision and, in dynamic mode, reads the risk signals.
+
+Every decision starts here: the previous decision's guidance is dropped (``Overwrite``), the
+re-decision counter is reset and the mode, configuration, taxonomy and guidance budget are
+put into the state when the input does not carry them. In static and all modes that is all
+(no model call, zero tokens). In dynamic mode the orchestrator derives deterministic signals
+from the current state, each naming a failure category at risk and the helper that fits it
+best; categories the failure analysis found more often come first.
+
+Signals (all computed from the trajectory, no model call):
+
+==================  ===========================================  ===========================
+signal              when                                         category -> helper
+==================  ===========================================  ===========================
+tool_error          the latest tool result is an error           wrong_retrieval ->
+                                                                 tool_suggester (argument
+                                                                 errors) or
+                                                                 output_reformulator
+long_output         the latest tool result is long JSON          wrong_retrieval ->
+                                                                 output_reformulator
+action_request      the user's latest message asks for a write   policy_violation ->
+                    action (words of write-tool names)           constraints_extractor
+confirmation        the user's latest message confirms           policy_violation ->
+                                                                 constraints_extractor
+multi_request       the user named two or more different write   incomplete_fulfilment ->
+                    verbs in the conversation                    planner
+long_context        two or more user messages and a long         contextual_misinterpretation
+                    trajectory since the first                   -> memory
+==================  ===========================================  ===========================
+
+A proposed write action is itself a signal, handled after the tool-use node: in dynamic mode
+the decision verifier checks every write proposal.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict
+
+from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseTool
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
+
+from fama.envs.base import ToolKind
+from fama.graph.context import EpisodeContext
+from fama.helpers import output_reformulator
+from fama.helpers.decision_verifier import confirms
+from fama.helpers.state import (
+    FamaDefaults,
+    FamaState,
+    TaxonomyEntry,
+    config_of,
+    helper_params,
+    timing,
+)
+from fama.helpers.text import message_text, parse_json, tokens, user_messages
+
+NODE = "orchestrator"
+LONG_CONTEXT_MESSAGES = 12
+_ARGUMENT_ERROR = re.compile(
+    r"argument|parameter|missing|unexpected keyword|required|must be|not found\.$", re.I
+)
+
+
+class Signal(TypedDict):
+    """A reason to expect a failure category at this decision, and the helper that fits."""
+
+    name: str
+    category: str
+    helper: str
+
+
+def action_words(
+    tools: Sequence[BaseTool], tool_kind: Callable[[str], ToolKind | None]
+) -> tuple[set[str], set[str]]:
+    """Words naming write actions: (all words, leading verbs) of write-tool names.
+
+    Only tokens found in no read/generic tool name count, e.g. retail gives the verbs
+    cancel, exchange, modify and return.
+    """
+    write: set[str] = set()
+    verbs: set[str] = set()
+    other: set[str] = set()
+    for tool in tools:
+        names = tokens(tool.name)
+        if tool_kind(tool.name) == "write":
+            write.update(names)
+            verbs.update(names[:1])
+        else:
+            other.update(names)
+    return write - other, verbs - other
+
+
+def _tool_error_helper(
+    messages: Sequence[AnyMessage], error: ToolMessage, params: Mapping[str, Any]
+) -> str:
+    if _ARGUMENT_ERROR.search(message_text(error)):
+        return "tool_suggester"
+    earlier = output_reformulator.latest_long_output(
+        messages, int(params["min_chars"]), int(params["lookback"])
+    )
+    return "output_reformulator" if earlier is not None else "tool_suggester"
+
+
+def detect_signals(
+    messages: Sequence[AnyMessage],
+    tools: Sequence[BaseTool],
+    tool_kind: Callable[[str], ToolKind | None],
+    taxonomy: Sequence[TaxonomyEntry] = (),
+    reformulator: Mapping[str, Any] = output_reformulator.SPEC.default_params,
+) -> list[Signal]:
+    """The risk signals of the current state, most frequent category first.
+
+    ``reformulator`` holds the output reformulator's parameters (what counts as a long
+    output, how far back to look).
+    """
+    signals: list[Signal] = []
+    last = messages[-1] if messages else None
+    if isinstance(last, ToolMessage) and last.status == "error":
+        signals.append(
+            {
+                "name": "tool_error",
+                "category": "wrong_retrieval",
+                "helper": _tool_error_helper(messages, last, reformulator),
+            }
+        )
+    elif isinstance(last, ToolMessage):
+        text = message_text(last)
+        if len(text) >= int(reformulator["min_chars"]) and isinstance(
+            parse_json(text), dict | list
+        ):
+            signals.append(
+                {
+                    "name": "long_output",
+                    "category": "wrong_retrieval",
+                    "helper": "output_reformulator",
+                }
+            )
+    users = user_messages(messages)
+    words, verbs = action_words(tools, tool_kind)
+    if users:
+        latest = message_text(users[-1])
+        if words & set(tokens(latest)):
+            signals.append(
+                {
+                    "name": "action_request",
+                    "category": "policy_violation",
+                    "helper": "constraints_extractor",
+                }
+            )
+        if words and confirms(latest):
+            signals.append(
+                {
+                    "name": "confirmation",
+                    "category": "policy_violation",
+                    "helper": "constraints_extractor",
+                }
+            )
+        asked = verbs & {t for m in users for t in tokens(message_text(m))}
+        if len(asked) >= 2:
+            signals.append(
+                {"name": "multi_request", "category": "incomplete_fulfilment", "helper": "planner"}
+            )
+    first_user = next((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), None)
+    if (
+        len(users) >= 2
+        and first_user is not None
+        and len(messages) - first_user >= LONG_CONTEXT_MESSAGES
+    ):
+        signals.append(
+            {"name": "long_context", "category": "contextual_misinterpretation", "helper": "memory"}
+        )
+    counts = {entry["id"]: entry["count"] for entry in taxonomy}
+    return sorted(signals, key=lambda s: -counts.get(s["category"], 0))
+
+
+def make_orchestrator_node(
+    defaults: FamaDefaults,
+) -> Callable[[FamaState, Runtime[EpisodeContext]], Any]:
+    """The orchestrator node of a decision graph built with these defaults."""
+
+    async def orchestrator(state: FamaState, runtime: Runtime[EpisodeContext]) -> dict[str, Any]:
+        """Open a decision: reset per-decision keys, fill in defaults, read signals."""
+        started = time.perf_counter()
+        update: dict[str, Any] = {"guidance": Overwrite([]), "redecisions": 0}
+        if "fama_mode" not in state:
+            update["fama_mode"] = defaults.mode
+        if "fama_config" not in state:
+            update["fama_config"] = (
+                None if defaults.config is None else defaults.config.model_dump(mode="json")
+            )
+        if "taxonomy" not in state:
+            update["taxonomy"] = list(defaults.taxonomy)
+        if "guidance_budget" not in state:
+            update["guidance_budget"] = defaults.guidance_budget
+        mode = state.get("fama_mode", defaults.mode)
+        record = state.get("diagnosis") or {}
+        diagnosis: dict[str, Any] = {"mode": mode, "decisions": int(record.get("decisions", 0)) + 1}
+        if mode == "dynamic":
+            ctx = runtime.context
+            config = config_of(state) if "fama_config" in state else defaults.config
+            diagnosis["signals"] = detect_signals(
+                state["messages"],
+                ctx.agent_tools,
+                ctx.env.tool_kind,
+                state.get("taxonomy", list(defaults.taxonomy)),
+                helper_params(output_reformulator.NAME, config),
+            )
+        update["diagnosis"] = diagnosis
+        update["node_timings"] = timing(NODE, started)
+        return update
+
+    return orchestrator

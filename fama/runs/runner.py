@@ -1,0 +1,477 @@
+"""The concurrent episode runner: resume, progress on stderr, per-episode saving, Ctrl-C safety.
+
+The core (``run_jobs``) knows nothing about tau2: it runs ``EpisodeJob``s through an
+``EpisodeExecutor`` (an async function returning an ``EpisodeOutcome``) with bounded
+concurrency and saves each episode in one transaction as soon as it ends. An exception in
+one episode becomes that episode's ``error`` record (with the traceback); cancellation
+(Ctrl-C) stops the running episodes, keeps every finished one and marks the run
+``interrupted``. ``GraphEpisodeExecutor`` is the executor that builds an environment and a
+user simulator per episode, runs the LangGraph episode loop and scores the result;
+``tau2_executor`` wires it to a tau2 domain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+from fama.graph.state import LLMCall, NodeTiming
+from fama.runs.metrics import is_success
+from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
+from fama.trajectory import MessageRecord
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from fama.envs.base import ToolEnvironment
+    from fama.envs.tau2.environment import Tau2Domain
+    from fama.envs.tau2.evaluation import RewardInfo
+    from fama.fama_config import FamaConfig, FamaMode
+    from fama.graph.episode import EpisodeResult
+    from fama.nodes.llm_call import RetryPolicy
+    from fama.nodes.user_simulator import UserSimulator
+
+OFFICIAL_SEED = 300
+
+
+def trial_seeds(trials: int) -> list[int]:
+    """The official per-trial seeds: ``random.seed(300)`` then ``randint(0, 10**6)`` each."""
+    rng = random.Random(OFFICIAL_SEED)
+    return [rng.randint(0, 10**6) for _ in range(trials)]
+
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One trial of one task to run."""
+
+    task_id: str
+    trial: int
+    seed: int
+    task: Any = None  # the task object handed to the executor (e.g. a tau2 ``Task``)
+    previous_attempts: tuple[dict[str, Any], ...] = ()  # failed attempts this one replaces
+
+
+@dataclass
+class EpisodeOutcome:
+    """What an executor returns for one finished episode (identity and timing added later)."""
+
+    status: EpisodeStatus
+    termination: str | None
+    reward: float | None
+    reward_info: dict[str, Any] = field(default_factory=dict)
+    records: list[MessageRecord] = field(default_factory=list)
+    llm_calls: list[LLMCall] = field(default_factory=list)
+    node_timings: list[NodeTiming] = field(default_factory=list)
+    steps: int = 0
+    tool_errors: int = 0
+    error_detail: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+EpisodeExecutor = Callable[[EpisodeJob], Awaitable[EpisodeOutcome]]
+
+
+def plan_jobs(
+    tasks: Sequence[Any],
+    trials: int,
+    *,
+    skip: Iterable[tuple[str, int]] = (),
+    retried: Iterable[EpisodeRecord] = (),
+    task_id: Callable[[Any], str] = lambda task: str(task.id),
+) -> list[EpisodeJob]:
+    """Jobs for every (task, trial) not in ``skip``, trial-major so early results span tasks.
+
+    ``retried`` are stored failed episodes being run again: a summary of each (and of its
+    own earlier attempts) goes with the new attempt, so no failure is silently forgotten.
+    """
+    if trials < 1:
+        raise ValueError(f"trials must be >= 1, got {trials}")
+    done = set(skip)
+    seeds = trial_seeds(trials)
+    history = {ep.key: _attempt_history(ep) for ep in retried}
+    return [
+        EpisodeJob(
+            task_id=task_id(task),
+            trial=trial,
+            seed=seeds[trial],
+            task=task,
+            previous_attempts=history.get((task_id(task), trial), ()),
+        )
+        for trial in range(trials)
+        for task in tasks
+        if (task_id(task), trial) not in done
+    ]
+
+
+def _attempt_history(episode: EpisodeRecord) -> tuple[dict[str, Any], ...]:
+    earlier = tuple(episode.extra.get("previous_attempts", ()))
+    last = {
+        "status": episode.status,
+        "termination": episode.termination,
+        "error_detail": episode.error_detail,
+        "started_at": episode.started_at,
+    }
+    return (*earlier, last)
+
+
+@dataclass
+class RunSummary:
+    """Counts of one runner invocation (episodes skipped because already stored included)."""
+
+    run_id: str
+    total: int
+    skipped: int = 0
+    finished: int = 0
+    successes: int = 0
+    infra_errors: int = 0
+    errors: int = 0
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+
+    def line(self) -> str:
+        """A one-line progress/summary text."""
+        done = self.skipped + self.finished
+        minutes, seconds = divmod(int(self.elapsed_s), 60)
+        return (
+            f"[{self.run_id}] {done}/{self.total} episodes | {self.successes} successes | "
+            f"{self.infra_errors} infra errors | {self.errors} errors | "
+            f"{minutes:02d}:{seconds:02d} elapsed"
+        )
+
+
+class Progress:
+    """Progress on a text stream: one rewritten line on a terminal, throttled lines otherwise.
+
+    ``tick_s`` is how often the runner refreshes it while no episode ends (so the elapsed
+    time keeps moving): every second on a terminal, every ``interval_s`` otherwise.
+    """
+
+    def __init__(
+        self, stream: TextIO | None = None, *, enabled: bool = True, interval_s: float = 10.0
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.interval_s = interval_s
+        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = -float("inf")
+
+    @property
+    def tick_s(self) -> float:
+        """Seconds between refreshes while waiting."""
+        return 1.0 if self._tty else self.interval_s
+
+    def update(self, summary: RunSummary, *, final: bool = False) -> None:
+        """Show the current counts (always on a terminal or when ``final``)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self._tty:
+            self.stream.write("\r" + summary.line() + ("\n" if final else ""))
+        elif final or now - self._last >= self.interval_s:
+            self.stream.write(summary.line() + "\n")
+        else:
+            return
+        self._last = now
+        self.stream.flush()
+
+
+async def run_jobs(
+    store: RunStore,
+    run_id: str,
+    jobs: Sequence[EpisodeJob],
+    execute: EpisodeExecutor,
+    *,
+    domain: str,
+    split: str | None,
+    agent_kind: str,
+    concurrency: int = 4,
+    skipped: int = 0,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Run ``jobs`` with at most ``concurrency`` at once, saving each episode as it ends.
+
+    The run must already exist in ``store``. On normal completion the run is marked
+    ``finished``; on cancellation (Ctrl-C) running episodes are cancelled, the run is marked
+    ``interrupted`` and ``CancelledError`` propagates; if saving fails the run is marked
+    ``failed`` and the error propagates. ``skipped`` counts episodes stored before.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    summary = RunSummary(run_id=run_id, total=len(jobs) + skipped, skipped=skipped)
+    progress = progress or Progress(enabled=False)
+    start = time.monotonic()
+    queue = iter(jobs)
+
+    async def one(job: EpisodeJob) -> None:
+        started_at, t0 = utc_now(), time.perf_counter()
+        try:
+            outcome = await execute(job)
+        except Exception:  # one broken episode must not end the run
+            outcome = EpisodeOutcome(
+                status="error", termination=None, reward=None, error_detail=traceback.format_exc()
+            )
+        store.save_episode(
+            run_id,
+            _episode_record(run_id, job, outcome, domain, split, agent_kind, started_at, t0),
+        )
+        summary.finished += 1
+        summary.successes += outcome.status == "done" and is_success(outcome.reward)
+        summary.infra_errors += outcome.status == "infrastructure_error"
+        summary.errors += outcome.status == "error"
+        summary.elapsed_s = time.monotonic() - start
+        progress.update(summary)
+
+    async def worker() -> None:
+        for job in queue:  # the shared iterator hands each job to exactly one worker
+            await one(job)
+
+    async def ticker() -> None:
+        while True:  # cancelled when the workers are done
+            await asyncio.sleep(progress.tick_s)
+            summary.elapsed_s = time.monotonic() - start
+            progress.update(summary)
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(jobs)))]
+    ticking = asyncio.create_task(ticker()) if progress.enabled else None
+    progress.update(summary)
+    try:
+        await asyncio.gather(*workers)
+    except asyncio.CancelledError:
+        await _stop(workers)
+        summary.interrupted = True
+        store.set_run_status(run_id, "interrupted")
+        raise
+    except BaseException:
+        await _stop(workers)
+        store.set_run_status(run_id, "failed")
+        raise
+    finally:
+        if ticking is not None:
+            await _stop([ticking])
+        summary.elapsed_s = time.monotonic() - start
+        progress.update(summary, final=True)
+    store.set_run_status(run_id, "finished")
+    return summary
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel tasks and wait until they have all ended."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _episode_record(
+    run_id: str,
+    job: EpisodeJob,
+    outcome: EpisodeOutcome,
+    domain: str,
+    split: str | None,
+    agent_kind: str,
+    started_at: str,
+    t0: float,
+) -> EpisodeRecord:
+    return EpisodeRecord(
+        run_id=run_id,
+        task_id=job.task_id,
+        trial=job.trial,
+        domain=domain,
+        split=split,
+        status=outcome.status,
+        termination=outcome.termination,
+        reward=outcome.reward,
+        reward_info=outcome.reward_info,
+        records=outcome.records,
+        llm_calls=outcome.llm_calls,
+        node_timings=outcome.node_timings,
+        steps=outcome.steps,
+        tool_errors=outcome.tool_errors,
+        error_detail=outcome.error_detail,
+        started_at=started_at,
+        duration_s=time.perf_counter() - t0,
+        agent_kind=agent_kind,
+        extra={
+            "seed": job.seed,
+            **outcome.extra,
+            **({"previous_attempts": list(job.previous_attempts)} if job.previous_attempts else {}),
+        },
+    )
+
+
+Evaluator = Callable[[Any, "EpisodeResult"], Awaitable["RewardInfo"]]
+
+
+@dataclass(frozen=True)
+class AgentSetup:
+    """How one agent kind plugs into the episode loop."""
+
+    kind: str
+    node: Any  # the episode graph's "agent" node; None = the function-calling default
+    system_prompt: Callable[[ToolEnvironment], str]
+    prompt_refs: tuple[dict[str, str], ...]  # every registry prompt it uses (for the run)
+
+
+def agent_setup(
+    kind: str, *, fama_config: FamaConfig | None = None, mode: FamaMode | None = None
+) -> AgentSetup:
+    """The agent node, system prompt and prompt versions of ``fc``, ``react`` or ``fama``.
+
+    ``fama`` runs FAMA's decision graph (orchestrator, mitigation, helpers) around the
+    function-calling node; ``mode`` defaults to ``static``, which needs ``fama_config``.
+    """
+    from fama.prompts.registry import load_prompt
+
+    official = load_prompt("tau2_agent")
+
+    def official_prompt(env: ToolEnvironment) -> str:
+        return official.render(policy=env.policy)
+
+    if kind == "fc":
+        return AgentSetup(
+            kind, None, official_prompt, (official.ref, load_prompt("fc_retry_note").ref)
+        )
+    if kind == "react":
+        from fama.nodes.react_agent import (
+            PROMPT_NAME,
+            react_agent_node,
+            render_react_system_prompt,
+        )
+
+        return AgentSetup(
+            kind,
+            react_agent_node,
+            lambda env: render_react_system_prompt(env.policy, env.agent_tools()),
+            (load_prompt(PROMPT_NAME).ref, load_prompt("react_retry_note").ref),
+        )
+    if kind == "fama":
+        from fama.graph.fama_graph import fama_prompt_refs, make_fama_agent_node
+
+        fama_mode: FamaMode = mode or "static"
+        if fama_mode == "static" and fama_config is None:
+            raise ValueError("FAMA static mode needs a FAMA configuration (--fama-config)")
+        refs = (
+            official.ref,
+            load_prompt("fc_retry_note").ref,
+            *fama_prompt_refs(fama_mode, fama_config),
+        )
+        node = make_fama_agent_node(mode=fama_mode, config=fama_config)
+        return AgentSetup(kind, node, official_prompt, refs)
+    raise ValueError(f"unknown agent kind {kind!r} (fc, react or fama)")
+
+
+@dataclass(frozen=True)
+class GraphEpisodeExecutor:
+    """Builds the environment and user of one episode, runs the graph loop and scores it.
+
+    ``make_env(task)`` and ``make_user(task)`` build per-episode objects; ``evaluate(task,
+    result)`` scores a finished episode. An episode that ends in ``infrastructure_error`` is
+    not scored (reward None); a judge server that fails after its retries also makes the
+    episode an infrastructure error, and an exception while scoring makes it an ``error``
+    (in both cases the trajectory is kept).
+    """
+
+    make_env: Callable[[Any], ToolEnvironment]
+    make_user: Callable[[Any], UserSimulator]
+    agent_model: BaseChatModel
+    agent: AgentSetup
+    evaluate: Evaluator
+    context_options: Mapping[str, Any] = field(default_factory=dict)
+
+    async def __call__(self, job: EpisodeJob) -> EpisodeOutcome:
+        from fama.graph.context import EpisodeContext
+        from fama.graph.episode import run_episode
+        from fama.nodes.llm_call import ModelUnavailableError
+
+        env = self.make_env(job.task)
+        ctx = EpisodeContext(
+            env=env,
+            agent_model=self.agent_model,
+            user=self.make_user(job.task),
+            system_prompt=self.agent.system_prompt(env),
+            **self.context_options,
+        )
+        result = await run_episode(ctx, agent_node=self.agent.node)
+        extra = dict(result.extra)
+        if result.agent_issues:
+            extra["agent_issues"] = list(result.agent_issues)
+        outcome = EpisodeOutcome(
+            status="done",
+            termination=result.termination,
+            reward=None,
+            records=list(result.records),
+            llm_calls=list(result.llm_calls),
+            node_timings=list(result.node_timings),
+            steps=result.steps,
+            tool_errors=result.tool_errors,
+            error_detail=result.error_detail,
+            extra=extra,
+        )
+        if result.termination == "infrastructure_error":
+            outcome.status = "infrastructure_error"
+            return outcome
+        try:
+            info = await self.evaluate(job.task, result)
+        except ModelUnavailableError as exc:
+            outcome.status = "infrastructure_error"
+            outcome.error_detail = f"evaluation: {exc}"
+            return outcome
+        except Exception:  # keep the trajectory of an episode whose scoring broke
+            outcome.status = "error"
+            outcome.error_detail = f"evaluation failed:\n{traceback.format_exc()}"
+            return outcome
+        outcome.reward = info.reward
+        outcome.reward_info = info.model_dump(mode="json", exclude={"judge_usage"})
+        outcome.llm_calls += list(info.judge_usage)
+        return outcome
+
+
+def tau2_executor(
+    domain: Tau2Domain,
+    *,
+    agent: AgentSetup,
+    agent_model: BaseChatModel,
+    user_model: BaseChatModel,
+    judge_model: BaseChatModel | None,
+    judge_model_name: str,
+    user_guidelines: str,
+    context_options: Mapping[str, Any] | None = None,
+    retry: RetryPolicy | None = None,
+) -> GraphEpisodeExecutor:
+    """The executor of tau2 episodes: fresh env per task, LLM user, official scoring.
+
+    ``retry`` (default: ``RetryPolicy()``) applies to the agent, user and judge model calls.
+    """
+    from fama.nodes.llm_call import RetryPolicy
+
+    policy = retry or RetryPolicy()
+    from fama.envs.tau2.evaluation import evaluate_episode
+    from fama.envs.tau2.user_scenario import render_user_system_prompt
+    from fama.nodes.user_simulator import LLMUserSimulator
+
+    async def evaluate(task: Any, result: EpisodeResult) -> RewardInfo:
+        return await evaluate_episode(
+            domain,
+            task,
+            result.records,
+            result.termination,
+            judge=judge_model,
+            judge_model_name=judge_model_name,
+            judge_retries=policy,
+        )
+
+    return GraphEpisodeExecutor(
+        make_env=domain.new_environment,
+        make_user=lambda task: LLMUserSimulator(
+            user_model, render_user_system_prompt(task, user_guidelines), retries=policy
+        ),
+        agent_model=agent_model,
+        agent=agent,
+        evaluate=evaluate,
+        context_options={"retry": policy, **(context_options or {})},
+    )
