@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "fama.commands.serve",
     "fama.commands.data",
     "fama.commands.bench_model",
+    "fama.commands.demo",
 )
 
 

@@ -18,3 +18,7 @@ def cache_dir() -> Path:
 def pulled_data_dir(benchmark: str) -> Path:
     """Where ``fama data pull BENCHMARK`` puts a benchmark's data (e.g. ``.../data/tau2``)."""
     return cache_dir() / "data" / benchmark
+
+
+DEFAULT_DB = Path("fama-runs.sqlite")
+"""The run store used when no ``--db`` is given (in the working directory)."""

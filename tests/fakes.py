@@ -9,7 +9,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 Reply = AIMessage | str | Exception | Callable[[list[BaseMessage]], AIMessage | str]
 
@@ -22,13 +22,20 @@ class ScriptedChatModel(BaseChatModel):
     Usage metadata is filled in (1 token per 4 characters) when a reply has none.
     """
 
-    replies: list[Any]
     calls: list[list[BaseMessage]] = Field(default_factory=list)
     bound_tools: list[Any] = Field(default_factory=list)
     model_name: str = "scripted"
+    # private, so LangChain does not serialise the script into every call's metadata
+    _replies: list[Any] = PrivateAttr(default_factory=list)
 
     def __init__(self, replies: Sequence[Reply], **kwargs: Any) -> None:
-        super().__init__(replies=list(replies), calls=[], **kwargs)
+        super().__init__(**kwargs)
+        self._replies = list(replies)
+
+    @property
+    def replies(self) -> list[Any]:
+        """The replies not used yet."""
+        return self._replies
 
     @property
     def _llm_type(self) -> str:

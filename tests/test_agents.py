@@ -21,7 +21,7 @@ from fama.graph.context import EpisodeContext, EpisodeLoopState
 from fama.graph.episode import GREETING, run_episode
 from fama.graph.state import Guidance
 from fama.nodes.env_tools import execute_tool_calls, tools_node
-from fama.nodes.fc_agent import fc_agent_node, render_guidance
+from fama.nodes.fc_agent import DECISION_NOTE_ID, fc_agent_node, render_guidance
 from fama.nodes.react_agent import (
     ReactParseError,
     parse_react_output,
@@ -105,9 +105,10 @@ async def test_guidance_reaches_the_model_for_one_decision_only() -> None:
     assert result.termination == "user_stop"
     first, second = prompts(ctx)
     assert isinstance(first[0], SystemMessage) and isinstance(second[0], SystemMessage)
-    assert "Check the price before answering." in str(first[0].content)
-    assert str(first[0].content).startswith(ctx.system_prompt)
-    assert second[0].content == ctx.system_prompt
+    assert first[0].content == ctx.system_prompt == second[0].content  # prefix cache kept
+    assert first[-1].id == DECISION_NOTE_ID
+    assert "Check the price before answering." in str(first[-1].content)
+    assert all("Check the price" not in str(m.content) for m in first[1:-1])
     assert all("Check the price" not in str(m.content) for m in second[1:])
     assert all("Check the price" not in r["content"] for r in result.records)
 
@@ -123,7 +124,8 @@ async def test_empty_reply_is_an_error_and_the_agent_is_asked_again() -> None:
     assert result.steps == 4  # user, empty reply, agent text, user
     assert [i["kind"] for i in result.agent_issues] == ["empty_reply"]
     retry_prompt = prompts(ctx)[1]
-    assert "could not be used: the reply was empty" in str(retry_prompt[0].content)
+    assert retry_prompt[-1].id == DECISION_NOTE_ID
+    assert "could not be used: the reply was empty" in str(retry_prompt[-1].content)
     assert len([c for c in result.llm_calls if c["node"] == "agent"]) == 2
 
 
@@ -316,7 +318,7 @@ async def test_react_episode_with_a_tool_call_a_bad_output_and_a_reply() -> None
     # the model never got native tools, saw the tool output as text, and was told what failed
     third = prompts(ctx)[2]
     assert "API output: 3.0" in [m.content for m in third]
-    assert "no 'Action:' line was found" in str(third[0].content)
+    assert "no 'Action:' line was found" in str(third[-1].content)
     assert all(not isinstance(m, ToolMessage) for m in third)
     user = ctx.user
     assert user.histories[-1][-1]["content"] == "3.0 dollars"  # type: ignore[attr-defined]

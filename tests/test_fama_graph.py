@@ -26,6 +26,7 @@ from fama.graph.fama_graph import (
     make_fama_agent_node,
 )
 from fama.helpers.state import FamaContext, FamaState
+from fama.nodes.fc_agent import DECISION_NOTE_ID
 from fama.nodes.llm_call import RetryPolicy
 from fama.nodes.mitigation import active_helpers, helper_node_name, select_dynamic
 from fama.nodes.orchestrator import Signal, detect_signals
@@ -155,8 +156,10 @@ def agent_prompts(ctx: FamaContext) -> list[list[BaseMessage]]:
 
 
 def system_text(prompt: list[BaseMessage]) -> str:
+    """The system prompt plus this decision's trailing note (guidance, remediation), if any."""
     assert prompt[0].type == "system"
-    return str(prompt[0].content)
+    note = str(prompt[-1].content) if prompt[-1].id == DECISION_NOTE_ID else ""
+    return f"{prompt[0].content}\n\n{note}"
 
 
 def helper_nodes_that_ran(result: EpisodeResult) -> set[str]:
@@ -188,7 +191,8 @@ async def test_static_mode_routes_only_the_configured_helpers() -> None:
         assert system.count("<guidance>") <= 1
         for other in ("tool_suggester", "output_reformulator", "planner", "decision_verifier"):
             assert f"[{other}]" not in system
-        assert all("<guidance>" not in str(m.content) for m in prompt[1:])  # never in messages
+        history = prompt[1:-1] if prompt[-1].id == DECISION_NOTE_ID else prompt[1:]
+        assert all("<guidance>" not in str(m.content) for m in history)  # never in messages
     assert "[constraints_extractor]" in system_text(prompts[0])
     assert "[memory]" not in system_text(prompts[0])  # one user message: nothing to recall
     assert "[memory]" in system_text(prompts[2])

@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.runs.store import DEFAULT_DB
+from fama.paths import DEFAULT_DB
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

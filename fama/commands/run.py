@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.runs.store import DEFAULT_DB
+from fama.paths import DEFAULT_DB
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -1,8 +1,8 @@
 """The native function-calling tool-use node, and what every tool-use node shares.
 
-One call of the node is one agent decision: the model sees the system prompt (plus, for this
-decision only, FAMA's guidance and a note about an unusable previous reply) and the trajectory,
-and answers with a message to the user or tool calls (``tool_choice="auto"``).
+One call of the node is one agent decision: the model sees the system prompt, the trajectory
+and, for this decision only, FAMA's guidance and a note about an unusable previous reply, and
+answers with a message to the user or tool calls (``tool_choice="auto"``).
 
 ``ctx.tool_call_mode`` selects how tool calls are obtained: ``native`` (as the server parsed
 them), ``tolerant`` (a reply without tool calls goes through ``recover_tool_calls``, which finds
@@ -17,9 +17,10 @@ and the agent is asked again, with a note saying what was wrong.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from fama.nodes.tool_call_repair import RepairResult
 
 AGENT_NODE = "agent"
+DECISION_NOTE_ID = "fama-decision-note"
 _UNUSABLE: frozenset[IssueKind] = frozenset({"empty_reply", "unparseable"})
 
 
@@ -54,20 +56,32 @@ def pending_problem(state: EpisodeLoopState) -> str | None:
     return None
 
 
-def decision_system_prompt(system_prompt: str, state: EpisodeLoopState, retry_note: str) -> str:
-    """The system prompt of this decision: base prompt, guidance, note on the last reply.
+def decision_prompt(
+    system_prompt: str,
+    history: Sequence[BaseMessage],
+    state: EpisodeLoopState,
+    retry_note: str,
+) -> list[BaseMessage]:
+    """The model input of this decision: system prompt, history, then this decision's notes.
 
-    Everything goes into the single leading system message: several chat templates (Qwen
-    among them) reject a system message anywhere else.
+    FAMA's guidance and a note on an unusable previous reply go into one trailing message,
+    after the history, and never into the trajectory. Keeping the system prompt and history
+    unchanged from decision to decision keeps the server's prompt (prefix) cache valid: on a
+    CPU server re-reading a 6k-token prompt costs over a minute per decision. (A trailing
+    user-role message is used because several chat templates, Qwen's among them, reject a
+    system message anywhere but first.)
     """
-    parts = [system_prompt]
+    notes: list[str] = []
     guidance = state.get("guidance")
     if guidance:
-        parts.append(render_guidance(guidance))
+        notes.append(render_guidance(guidance))
     problem = pending_problem(state)
     if problem is not None:
-        parts.append(load_prompt(retry_note, "v1").render(problem=problem))
-    return "\n\n".join(parts)
+        notes.append(load_prompt(retry_note, "v1").render(problem=problem))
+    prompt: list[BaseMessage] = [SystemMessage(content=system_prompt), *history]
+    if notes:
+        prompt.append(HumanMessage(content="\n\n".join(notes), id=DECISION_NOTE_ID))
+    return prompt
 
 
 def node_timing(started: float) -> NodeTiming:
@@ -153,10 +167,7 @@ async def fc_agent_node(
     """One decision of the native function-calling agent."""
     started = time.perf_counter()
     ctx = runtime.context
-    prompt = [
-        SystemMessage(content=decision_system_prompt(ctx.system_prompt, state, "fc_retry_note")),
-        *state["messages"],
-    ]
+    prompt = decision_prompt(ctx.system_prompt, state["messages"], state, "fc_retry_note")
     issues: list[AgentIssue] = []
     call: LLMCall
     if ctx.tool_call_mode == "constrained":

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.runtime import Runtime
@@ -28,7 +28,7 @@ from langgraph.runtime import Runtime
 from fama.graph.context import EpisodeContext, EpisodeLoopState
 from fama.nodes.fc_agent import (
     AGENT_NODE,
-    decision_system_prompt,
+    decision_prompt,
     decision_update,
     issue,
     unusable_reply_update,
@@ -164,8 +164,9 @@ async def react_agent_node(
     """One decision of the ReAct agent."""
     started = time.perf_counter()
     ctx = runtime.context
-    system = decision_system_prompt(ctx.system_prompt, state, "react_retry_note")
-    prompt = [SystemMessage(content=system), *react_view(state["messages"])]
+    prompt = decision_prompt(
+        ctx.system_prompt, react_view(state["messages"]), state, "react_retry_note"
+    )
     reply, call = await call_model(ctx.agent_model, prompt, node=AGENT_NODE, retries=ctx.retry)
     raw = reply.text
     try:

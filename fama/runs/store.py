@@ -31,7 +31,6 @@ RunStatus = Literal["running", "finished", "interrupted", "failed"]
 FAILED_STATUSES: frozenset[str] = frozenset({"infrastructure_error", "error"})
 
 SCHEMA_VERSION = 1
-DEFAULT_DB = Path("fama-runs.sqlite")
 # Options that may change between the first run and a resume without changing results.
 RESUME_IGNORED_KEYS: frozenset[str] = frozenset(
     {"concurrency", "progress", "retry_errors", "command"}

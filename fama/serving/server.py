@@ -220,7 +220,7 @@ class LocalServer:
                     f"llama-server exited with code {code} during startup.\n{self.log_tail()}"
                 )
             status = health_status(self.root_url)
-            if status == "ok":
+            if status == "ok" and self._proc.poll() is None:  # ours, not another server
                 self.startup_seconds = time.monotonic() - started
                 return
             time.sleep(HEALTH_POLL_S)

@@ -1,0 +1,55 @@
+"""Graph factories for ``langgraph dev`` (listed in ``langgraph.json``).
+
+``fama_retail_agent`` serves the embeddable FAMA agent over the tau2 retail tools (one
+environment per server process, so the DB persists across threads: a playground, not a
+benchmark). Settings come from the environment: ``FAMA_MODEL`` (``provider:model``, default
+``openai:gpt-4o-mini``), ``FAMA_BASE_URL`` (an OpenAI-compatible server, e.g. ``fama serve``'s),
+``FAMA_DATA_DIR`` and ``FAMA_MODE`` (static needs a config; default ``dynamic``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, cast
+
+from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.graph.state import CompiledStateGraph
+
+from fama.envs.tau2.environment import Tau2Environment, load_domain
+from fama.fama_config import FamaMode
+from fama.graph.fama_graph import build_fama_graph
+from fama.models import ModelSpec, resolve_chat_model
+
+
+def executable_tools(env: Tau2Environment) -> list[BaseTool]:
+    """The environment's agent tools as LangChain tools that really run (official outputs)."""
+    tools: list[BaseTool] = []
+    for schema in env.agent_tools():
+        name = schema.name
+
+        def run(_name: str = name, **arguments: Any) -> str:
+            return env.execute(_name, arguments).content
+
+        tools.append(
+            StructuredTool.from_function(
+                func=run, name=name, description=schema.description, args_schema=schema.args_schema
+            )
+        )
+    return tools
+
+
+def fama_retail_agent() -> CompiledStateGraph[Any]:
+    """The FAMA agent on tau2 retail, configured from environment variables."""
+    domain = load_domain("retail", os.environ.get("FAMA_DATA_DIR"))
+    env = domain.new_environment()
+    spec = ModelSpec(
+        model=os.environ.get("FAMA_MODEL", "openai:gpt-4o-mini"),
+        base_url=os.environ.get("FAMA_BASE_URL"),
+    )
+    return build_fama_graph(
+        resolve_chat_model(spec),
+        executable_tools(env),
+        policy=domain.policy,
+        mode=cast(FamaMode, os.environ.get("FAMA_MODE", "dynamic")),
+        write_tools=[n for n, k in domain.tool_kinds.items() if k == "write"],
+    )
