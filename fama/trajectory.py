@@ -30,12 +30,22 @@ class ToolCallRecord(TypedDict):
     arguments: dict[str, Any]
 
 
+class InvalidToolCallRecord(TypedDict):
+    """A tool call the model wrote but that could not be parsed (raw argument text kept)."""
+
+    id: str
+    name: str
+    arguments: str
+    error: str
+
+
 class MessageRecord(TypedDict):
     """One message of a trajectory."""
 
     role: Role
     content: str
     tool_calls: NotRequired[list[ToolCallRecord]]
+    invalid_tool_calls: NotRequired[list[InvalidToolCallRecord]]
     tool_call_id: NotRequired[str]
     requestor: NotRequired[Literal["assistant", "user"]]
     error: NotRequired[bool]
@@ -57,6 +67,16 @@ def to_record(message: BaseMessage) -> MessageRecord:
             record["tool_calls"] = [
                 {"id": tc.get("id") or "", "name": tc["name"], "arguments": dict(tc["args"])}
                 for tc in message.tool_calls
+            ]
+        if message.invalid_tool_calls:
+            record["invalid_tool_calls"] = [
+                {
+                    "id": tc.get("id") or "",
+                    "name": tc.get("name") or "",
+                    "arguments": tc.get("args") or "",
+                    "error": tc.get("error") or "",
+                }
+                for tc in message.invalid_tool_calls
             ]
         return record
     if isinstance(message, ToolMessage):
@@ -88,7 +108,17 @@ def from_record(record: MessageRecord) -> BaseMessage:
             {"id": tc["id"], "name": tc["name"], "args": tc["arguments"], "type": "tool_call"}
             for tc in record.get("tool_calls", [])
         ]
-        return AIMessage(content=record["content"], tool_calls=calls)
+        invalid = [
+            {
+                "id": tc["id"],
+                "name": tc["name"],
+                "args": tc["arguments"],
+                "error": tc["error"],
+                "type": "invalid_tool_call",
+            }
+            for tc in record.get("invalid_tool_calls", [])
+        ]
+        return AIMessage(content=record["content"], tool_calls=calls, invalid_tool_calls=invalid)
     if role == "tool":
         return ToolMessage(
             content=record["content"],

@@ -27,3 +27,23 @@ def test_round_trip_of_every_role() -> None:
 def test_list_content_is_flattened_to_text() -> None:
     message = AIMessage(content=[{"type": "text", "text": "a"}, "b"])
     assert to_record(message)["content"] == "ab"
+
+
+def test_unparseable_tool_calls_are_kept() -> None:
+    message = AIMessage(
+        content="",
+        invalid_tool_calls=[
+            {
+                "id": "c9",
+                "name": "cancel",
+                "args": "{oops",
+                "error": "bad JSON",
+                "type": "invalid_tool_call",
+            }
+        ],
+    )
+    record = to_record(message)
+    assert record["invalid_tool_calls"] == [
+        {"id": "c9", "name": "cancel", "arguments": "{oops", "error": "bad JSON"}
+    ]
+    assert to_record(from_record(record)) == record
