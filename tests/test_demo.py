@@ -24,4 +24,4 @@ def test_side_by_side_table_shows_success_tokens_overhead_and_helpers() -> None:
     assert "1 / 2" in table and "2 / 2" in table
     assert "1,000" in table and "1,150" in table
     assert "+15.0%" in table
-    assert "constraints_extractor, memory" in table
+    assert "FAMA helpers used: constraints_extractor, memory" in table

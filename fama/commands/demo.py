@@ -37,6 +37,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--model", default=DEFAULT_DEMO_MODEL, help="agent and user model")
     parser.add_argument("--base-url", help="use this OpenAI-compatible server (no local one)")
+    parser.add_argument(
+        "--user-model",
+        help="user simulator model (default --model; the embedded Qwen2.5-Coder models role-play "
+        "the customer poorly, so a larger model here gives a more meaningful comparison)",
+    )
+    parser.add_argument("--user-base-url", help="server of --user-model")
     parser.add_argument("--tasks", type=int, default=2, help="number of retail tasks (default 2)")
     parser.add_argument("--task-ids", nargs="+", metavar="ID", help="these retail task ids")
     parser.add_argument("--max-steps", type=int, default=24, help="step limit per episode")
@@ -62,6 +68,15 @@ def _data_dir(explicit: Path | None) -> Path:
     dest = pulled_data_dir("tau2")
     pull_tau2(dest)
     return dest
+
+
+def _serve(stack: ExitStack, model: str) -> str:
+    """Start the local server of a ``local:`` model for the rest of the demo; its base URL."""
+    from fama.serving import local_server_for
+
+    server = stack.enter_context(local_server_for(model))
+    print(f"      {model} served at {server.base_url}", file=sys.stderr)
+    return str(server.base_url)
 
 
 def demo_task_ids(data_dir: Path, count: int) -> list[str]:
@@ -136,8 +151,8 @@ def render_side_by_side(baseline: dict[str, Any], fama: dict[str, Any]) -> str:
         f"{'tokens (in + out)':22}{tokens(baseline):>16,}{tokens(fama):>16,}",
         f"{'token overhead':22}{'':>16}{overhead:>16}",
         f"{'wall time (s)':22}{baseline['seconds']:>16.0f}{fama['seconds']:>16.0f}",
-        f"{'helpers used':22}{'-':>16}{', '.join(fama['helpers']) or '-':>16}",
     ]
+    lines.append(f"FAMA helpers used: {', '.join(fama['helpers']) or 'none'}")
     return "\n".join(lines)
 
 
@@ -160,22 +175,23 @@ def demo_command(args: argparse.Namespace) -> int:
     print(f"      data: {data_dir}; retail tasks {', '.join(task_ids)}", file=sys.stderr)
     _write_config(config_path, args.model)
     with ExitStack() as stack:
-        base_url = args.base_url
-        if base_url is None:
-            _step(2, f"local model server for {args.model} (first time: build + install)")
-            from fama.serving import local_server_for
-
-            server = stack.enter_context(local_server_for(args.model))
-            base_url = server.base_url
-            print(f"      serving at {base_url}", file=sys.stderr)
-        else:
-            _step(2, f"using the server at {base_url}")
+        _step(2, "model servers (first time: build llama-server + install the model)")
+        base_url = args.base_url or _serve(stack, args.model)
+        user_base_url = args.user_base_url
+        if args.user_model and not user_base_url:
+            user_base_url = base_url if args.user_model == args.model else None
+            if user_base_url is None and args.user_model.startswith("local:"):
+                user_base_url = _serve(stack, args.user_model)
         common = [
             "--env", "tau2:retail", "--data-dir", str(data_dir), "--task-ids", *task_ids,
             "--trials", "1", "--model", args.model, "--base-url", base_url, "--no-judge",
             "--tool-call-mode", "tolerant", "--max-steps", str(args.max_steps),
             "--concurrency", "1", "--db", str(db),
         ]  # fmt: skip
+        if args.user_model:
+            common += ["--user-model", args.user_model]
+        if user_base_url:
+            common += ["--user-base-url", user_base_url]
         _step(3, "baseline: function-calling agent")
         if _run(["run", *common, "--agent", "fc", "--run-id", "demo-baseline"]) != 0:
             return 1

@@ -1,7 +1,10 @@
 """The episode loop as a LangGraph graph: user <-> agent <-> tools, bounded like tau2's.
 
-Nodes (names fixed): ``user`` (the simulated customer), ``agent`` (swappable: any node or
-compiled subgraph over ``EpisodeLoopState`` that appends the agent's next ``AIMessage``) and
+Nodes (names fixed): ``user`` (the simulated customer), ``agent`` (swappable: any node over
+``EpisodeLoopState`` that returns the agent's next ``AIMessage`` as a partial update; a
+subgraph must be wrapped so that it returns only what it added, because a compiled subgraph
+used directly returns whole lists for the ``operator.add`` keys, which would then be counted
+twice: see ``fama.graph.fama_graph.make_fama_agent_node``) and
 ``tools`` (runs the agent's tool calls). Routing follows the official half-duplex loop:
 agent text goes to the user, agent tool calls (a message with text *and* tool calls is a tool
 call) go to the tools and back to the agent, user text goes to the agent.
