@@ -60,3 +60,27 @@ def airline_domain(tau2_data_dir: Path) -> Tau2Domain:
     """The airline domain, loaded once per test session."""
     pytest.importorskip("fama.envs.tau2.airline", reason="airline domain not available yet")
     return load_domain("airline", tau2_data_dir)
+
+
+def _benchmark_dir(env_var: str, name: str, marker: str) -> Path:
+    explicit = os.environ.get(env_var)
+    if explicit:
+        path = Path(explicit)
+    else:
+        tau2 = os.environ.get("FAMA_DATA_DIR")
+        path = (Path(tau2).parent if tau2 else SHARED / "data") / name
+    if not (path / marker).exists():
+        pytest.skip(f"{name} data not found at {path} (set {env_var})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def acebench_data_dir() -> Path:
+    """The ACEBench data folder (``data_en/``, ``data_zh/``, ``initial_state/``)."""
+    return _benchmark_dir("FAMA_ACEBENCH_DATA_DIR", "acebench", "data_en")
+
+
+@pytest.fixture(scope="session")
+def tau_trait_data_dir() -> Path:
+    """The tau-trait data folder (``telecom/``, ``telehealth/``, ``retail/``, ``airline/``)."""
+    return _benchmark_dir("FAMA_TAU_TRAIT_DATA_DIR", "tau-trait", "telehealth")

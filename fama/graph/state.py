@@ -42,6 +42,16 @@ class Guidance(TypedDict):
     text: str
 
 
+class FamaDecision(TypedDict):
+    """What FAMA did before one agent decision (kept for the viewer and the reports)."""
+
+    message_index: int  # len(messages) when the decision started: the message it produced
+    mode: str  # static | dynamic | all
+    diagnosis: dict[str, Any]  # the orchestrator's diagnosis (signals, categories)
+    active_helpers: list[str]
+    guidance: list[Guidance]
+
+
 class EpisodeState(TypedDict):
     """State of one episode: the trajectory from the agent's point of view plus counters."""
 
@@ -56,3 +66,4 @@ class EpisodeState(TypedDict):
     active_helpers: NotRequired[list[str]]
     guidance: NotRequired[Annotated[list[Guidance], operator.add]]
     diagnosis: NotRequired[dict[str, Any] | None]
+    fama_decisions: NotRequired[Annotated[list[FamaDecision], operator.add]]

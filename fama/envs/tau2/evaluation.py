@@ -43,9 +43,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, ConfigDict, Field
 
 from fama.envs.base import ToolKind, ToolOutput
+from fama.envs.scoring import RewardInfo
 from fama.envs.tau2.db import clone
 from fama.envs.tau2.tasks import EnvAssertion, GoldAction, Task
 from fama.graph.state import LLMCall
@@ -56,27 +56,10 @@ from fama.trajectory import MessageRecord
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    JudgeUsage = list[LLMCall]
-else:  # pydantic cannot validate typing.TypedDict on Python < 3.12; the shape is LLMCall
-    JudgeUsage = list[dict[str, Any]]
-
 NORMAL_TERMINATIONS = frozenset({"user_stop", "agent_stop"})
 JUDGE_NODE = "judge"
 JUDGE_PROMPT = "nl_judge"
 _MAX_DETAIL_CHARS = 500
-
-
-class RewardInfo(BaseModel):
-    """The score of one episode, its components and what they were computed from."""
-
-    model_config = ConfigDict(frozen=True)
-
-    reward: float
-    components: dict[str, float] = Field(default_factory=dict)
-    reward_basis: list[str] = Field(default_factory=list)
-    details: dict[str, Any] = Field(default_factory=dict)
-    nl_judge_skipped: bool = False
-    judge_usage: JudgeUsage = Field(default_factory=list)
 
 
 class EvaluableEnvironment(Protocol):
