@@ -173,7 +173,7 @@ def test_bad_options_are_clear_errors(
 ) -> None:
     db = tmp_path / "runs.sqlite"
     cases = {
-        ("--env", "tau2:nowhere"): "unknown --env",
+        ("--env", "tau2:nowhere"): "unknown environment",
         ("--mode", "static"): "need --agent fama",
         ("--agent", "fama"): "needs --fama-config",
         ("--task-ids", "nope"): "task ids not found",

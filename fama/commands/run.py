@@ -1,10 +1,16 @@
-"""fama run: run an agent on tau2 tasks concurrently and store every episode (resumable).
+"""fama run: run an agent on benchmark tasks concurrently and store every episode (resumable).
+
+Environments: tau2:retail, tau2:airline, tau2:telecom (the user has phone tools),
+acebench:multi_turn, acebench:multi_step (--lang en|zh), tau-trait:retail, tau-trait:airline,
+tau-trait:telecom, tau-trait:telehealth (--traits impatience=high,confusion=low).
 
 Examples:
 
     fama run --env tau2:retail --split test --trials 4 --agent fc --model openai:gpt-4o-mini
     fama run --env tau2:retail --split test --agent fama --mode static \\
         --fama-config fama-retail.json --model local:qwen2.5-coder-0.5b --run-id my-run
+    fama run --env acebench:multi_turn --lang en --model openai:gpt-4o-mini
+    fama run --env tau-trait:telehealth --traits impatience=high --model openai:gpt-4o-mini
 
 Each episode is saved as soon as it ends. Re-running with the same --run-id and the same
 options (only --concurrency and --no-progress may change) resumes: stored episodes are
@@ -16,8 +22,6 @@ Ctrl-C stops cleanly: finished episodes stay stored and the run is marked interr
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +35,7 @@ from fama.paths import DEFAULT_DB
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from fama.envs.tau2.tasks import Task
+    from fama.envs.registry import LoadedBenchmark
     from fama.fama_config import FamaConfig, FamaMode
     from fama.models import ModelSpec
 
@@ -47,10 +51,25 @@ class UsageError(ValueError):
 def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     """The task-selection options shared by every command that takes tasks."""
     group = parser.add_argument_group("tasks")
-    group.add_argument("--data-dir", type=Path, help="tau2 data folder (holding domains/)")
-    group.add_argument("--task-set", choices=["current", "legacy"], default="current")
-    group.add_argument("--tasks-file", type=Path, help="a tasks.json replacing the task set's")
+    group.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the benchmark's data folder (tau2: the folder holding domains/; default: "
+        "$FAMA_DATA_DIR, $FAMA_ACEBENCH_DATA_DIR, $FAMA_TAU_TRAIT_DATA_DIR)",
+    )
+    group.add_argument(
+        "--task-set", choices=["current", "legacy"], default="current", help="tau2 task set"
+    )
+    group.add_argument("--tasks-file", type=Path, help="tau2: a tasks.json replacing the set's")
     group.add_argument("--split", help="task split (base/train/test; default: all tasks)")
+    group.add_argument(
+        "--lang", choices=["en", "zh"], help="ACEBench language (default en)"
+    )
+    group.add_argument(
+        "--traits",
+        help="tau-trait user traits, e.g. impatience=high,confusion=low "
+        "(impatience, confusion, skeptical, incoherence; low|medium|high)",
+    )
     group.add_argument(
         "--task-ids",
         nargs="+",
@@ -67,7 +86,9 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--env", required=True, help="environment, e.g. tau2:retail")
+    parser.add_argument(
+        "--env", required=True, help="environment, e.g. tau2:retail, acebench:multi_turn"
+    )
     add_task_arguments(parser)
     parser.add_argument("--trials", type=int, default=1, help="trials per task (default 1)")
     agent = parser.add_argument_group("agent")
@@ -78,7 +99,11 @@ def register(subparsers: Any) -> None:
         help="FAMA helper mode (with --agent fama; default static)",
     )
     agent.add_argument("--fama-config", type=Path, help="FAMA configuration (JSON)")
-    agent.add_argument("--max-steps", type=int, default=200, help="step limit (default 200)")
+    agent.add_argument(
+        "--max-steps",
+        type=int,
+        help="step limit (default: the benchmark's, 200 for tau2, 40 for ACEBench)",
+    )
     agent.add_argument("--max-errors", type=int, default=10, help="tool error limit (default 10)")
     agent.add_argument(
         "--tool-call-mode",
@@ -115,15 +140,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run_command)
 
 
-def parse_env(env: str) -> str:
-    """The tau2 domain named by ``--env`` (``tau2:retail`` -> ``retail``)."""
-    from fama.envs.tau2.environment import DOMAIN_NAMES
-
-    benchmark, _, domain = env.partition(":")
-    if benchmark != "tau2" or domain not in DOMAIN_NAMES:
-        choices = ", ".join(f"tau2:{d}" for d in DOMAIN_NAMES)
-        raise UsageError(f"unknown --env {env!r} (choose from {choices})")
-    return domain
+def parse_traits(text: str | None) -> dict[str, str]:
+    """``"impatience=high,confusion=low"`` -> ``{"impatience": "high", "confusion": "low"}``."""
+    if not text:
+        return {}
+    traits: dict[str, str] = {}
+    for part in text.split(","):
+        name, sep, level = part.strip().partition("=")
+        if not sep or not name.strip() or not level.strip():
+            raise UsageError(f"--traits: expected TRAIT=LEVEL pairs, got {part.strip()!r}")
+        traits[name.strip()] = level.strip()
+    return traits
 
 
 def split_ids(values: Sequence[str] | None) -> list[str] | None:
@@ -154,23 +181,6 @@ def fairness_warning(
             "results are not a held-out evaluation"
         )
     return None
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def data_prompt_refs(*, user_guidelines: str, policy: str) -> list[dict[str, str]]:
-    """References of the prompt texts that come from the data folder (version 'data')."""
-    return [
-        {"name": "tau2_policy", "version": "data", "sha256": _sha256(policy)},
-        {"name": "tau2_user_guidelines", "version": "data", "sha256": _sha256(user_guidelines)},
-    ]
-
-
-def _tasks_digest(tasks: Sequence[Task]) -> str:
-    dumped = [t.model_dump(mode="json") for t in tasks]
-    return _sha256(json.dumps(dumped, sort_keys=True, default=str))
 
 
 def _model_specs(args: argparse.Namespace) -> dict[str, ModelSpec | None]:
@@ -241,48 +251,60 @@ def run_command(args: argparse.Namespace, *, model_factory: ModelFactory | None 
         return 1
 
 
+def load_selected(args: argparse.Namespace) -> LoadedBenchmark:
+    """The benchmark domain and tasks selected by the task options of ``args``."""
+    from fama.envs.registry import BenchmarkOptions, load_benchmark
+
+    options = BenchmarkOptions(
+        data_dir=args.data_dir,
+        split=args.split,
+        task_ids=split_ids(args.task_ids),
+        tasks_file=args.tasks_file,
+        task_set=args.task_set,
+        lang=args.lang or "en",
+        traits=parse_traits(args.traits),
+    )
+    try:
+        loaded = load_benchmark(args.env, options)
+    except (OSError, ValueError) as exc:  # DataNotFoundError is an OSError
+        raise UsageError(str(exc)) from exc
+    if not loaded.tasks:
+        raise UsageError("no tasks selected")
+    return loaded
+
+
+def loop_options(args: argparse.Namespace, loaded: LoadedBenchmark) -> dict[str, Any]:
+    """Episode-loop options: the benchmark's defaults, then what the user set."""
+    options: dict[str, Any] = {"max_steps": 200, **loaded.loop_defaults}
+    if args.max_steps is not None:
+        options["max_steps"] = args.max_steps
+    options["max_errors"] = args.max_errors
+    options["tool_call_mode"] = args.tool_call_mode
+    return options
+
+
 def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     import asyncio
 
-    from fama.envs.tau2.data import resolve_data_dir
-    from fama.envs.tau2.environment import load_domain
+    from fama.envs.registry import ExecutorParts
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
-    from fama.envs.tau2.tasks import load_tasks
-    from fama.envs.tau2.user_scenario import load_user_guidelines
+    from fama.nodes.llm_call import RetryPolicy
     from fama.prompts.registry import load_prompt
-    from fama.runs.runner import (
-        Progress,
-        agent_setup,
-        plan_jobs,
-        run_jobs,
-        tau2_executor,
-        trial_seeds,
-    )
+    from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs, trial_seeds
     from fama.runs.store import FAILED_STATUSES, RunStore
 
-    domain_name = parse_env(args.env)
     fama_config, mode = _fama_options(args)
     for name in ("trials", "concurrency", "max_steps", "max_errors"):
-        if getattr(args, name) < 1:
+        value = getattr(args, name)
+        if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    try:
-        data_dir = resolve_data_dir(args.data_dir)
-        tasks = load_tasks(
-            domain_name,
-            task_set=args.task_set,
-            split=args.split,
-            data_dir=data_dir,
-            tasks_file=args.tasks_file,
-            task_ids=split_ids(args.task_ids),
-        )
-        domain = load_domain(domain_name, data_dir)
-        guidelines = load_user_guidelines(data_dir)
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from exc
-    if not tasks:
-        raise UsageError("no tasks selected")
-    task_ids = [t.id for t in tasks]
+    loaded = load_selected(args)
+    task_ids = [loaded.task_id(t) for t in loaded.tasks]
+    loop = loop_options(args, loaded)
     specs = _model_specs(args)
+    uses_judge = loaded.env.startswith("tau2:")
+    if not uses_judge:
+        specs["judge"] = None
     warning = (
         fairness_warning(fama_config, args.fama_config, args.split, task_ids)
         if fama_config is not None
@@ -290,16 +312,13 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     )
     if warning:
         print(f"\n*** WARNING (fairness): {warning} ***\n", file=sys.stderr)
-    run_id = args.run_id or _default_run_id(domain_name, args.split, args.agent)
+    run_id = args.run_id or _default_run_id(loaded.domain, args.split, args.agent)
     config = {
         "env": args.env,
-        "domain": domain_name,
-        "task_set": args.task_set,
+        "domain": loaded.domain,
         "split": args.split,
-        "tasks_file": None if args.tasks_file is None else str(args.tasks_file),
-        "data_dir": str(data_dir),
+        **loaded.config,
         "task_ids": task_ids,
-        "tasks_sha256": _tasks_digest(tasks),
         "trials": args.trials,
         "trial_seeds": trial_seeds(args.trials),
         "seed_scheme": "official: random.seed(300); randint(0, 10**6) per trial (reference)",
@@ -314,7 +333,8 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         "judge_base_url": specs["judge"].base_url if specs["judge"] else None,
         "no_judge": args.no_judge,
         "temperature": args.temperature,
-        "max_steps": args.max_steps,
+        "loop": {k: _jsonable(v) for k, v in sorted(loop.items())},
+        "max_steps": loop["max_steps"],
         "max_errors": args.max_errors,
         "tool_call_mode": args.tool_call_mode,
         "fairness_warning": warning,
@@ -322,20 +342,24 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         "command": command_line(args, run_id),
     }
     try:
-        agent = agent_setup(args.agent, fama_config=fama_config, mode=mode)
+        agent = agent_setup(
+            args.agent, fama_config=fama_config, mode=mode, agent_prompt=loaded.agent_prompt
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     refs = [
         *agent.prompt_refs,
         *([load_prompt(JUDGE_PROMPT).ref] if specs["judge"] is not None else []),
-        *data_prompt_refs(user_guidelines=guidelines, policy=domain.policy),
+        *loaded.data_refs,
     ]
     with RunStore(args.db) as store, ExitStack() as stack:
         resumed = store.create_or_resume_run(run_id, config, refs)
         keep = ["done"] if args.retry_errors else None
         stored = store.finished_episode_keys(run_id, statuses=keep)
         retried = store.episodes(run_id, statuses=FAILED_STATUSES) if args.retry_errors else []
-        jobs = plan_jobs(tasks, args.trials, skip=stored, retried=retried)
+        jobs = plan_jobs(
+            loaded.tasks, args.trials, skip=stored, retried=retried, task_id=loaded.task_id
+        )
         verb = "resuming" if resumed else "starting"
         print(
             f"{verb} run {run_id}: {len(jobs)} episodes to run, {len(stored)} already stored "
@@ -344,20 +368,18 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         )
         with served_models(specs, stack) as live_specs:
             factory = model_factory or _default_factory()
-            agent_model = factory(_require(live_specs["agent"]))
-            execute = tau2_executor(
-                domain,
-                agent=agent,
-                agent_model=agent_model,
-                user_model=factory(_require(live_specs["user"])),
-                judge_model=None if live_specs["judge"] is None else factory(live_specs["judge"]),
-                judge_model_name=config["judge_model"] or "",
-                user_guidelines=guidelines,
-                context_options={
-                    "max_steps": args.max_steps,
-                    "max_errors": args.max_errors,
-                    "tool_call_mode": args.tool_call_mode,
-                },
+            execute = loaded.make_executor(
+                ExecutorParts(
+                    agent=agent,
+                    agent_model=factory(_require(live_specs["agent"])),
+                    user_model=factory(_require(live_specs["user"])),
+                    judge_model=None
+                    if live_specs["judge"] is None
+                    else factory(live_specs["judge"]),
+                    judge_model_name=config["judge_model"] or "",
+                    retry=RetryPolicy(),
+                    context_options=loop,
+                )
             )
             try:
                 summary = asyncio.run(
@@ -366,7 +388,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
                         run_id,
                         jobs,
                         execute,
-                        domain=domain_name,
+                        domain=loaded.domain,
                         split=args.split,
                         agent_kind=args.agent,
                         concurrency=args.concurrency,
@@ -391,6 +413,15 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         retry = f"{command_line(args, run_id)} --retry-errors"
         print(f"  to run the failed episodes again: {retry}", file=sys.stderr)
     return 0
+
+
+def _jsonable(value: Any) -> Any:
+    """Loop option values as JSON data (sets and tuples become sorted/plain lists)."""
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def _require(spec: ModelSpec | None) -> ModelSpec:
@@ -452,6 +483,8 @@ _COMMAND_OPTIONS = (
     "task_set",
     "tasks_file",
     "split",
+    "lang",
+    "traits",
     "task_ids",
     "trials",
     "agent",

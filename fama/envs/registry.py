@@ -1,0 +1,98 @@
+"""Benchmarks a run can use, behind one interface: ``load_benchmark("acebench:multi_turn", ...)``.
+
+Each benchmark package has an adapter module with ``load_benchmark(domain, options) ->
+LoadedBenchmark``: it loads the tasks, names the agent prompt and the loop settings the
+benchmark needs, and builds the per-episode executor (environment, user simulator, scoring).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from fama.nodes.llm_call import RetryPolicy
+    from fama.runs.runner import AgentSetup, GraphEpisodeExecutor
+
+# benchmark prefix of --env -> adapter module
+ADAPTERS: dict[str, str] = {
+    "tau2": "fama.envs.tau2.benchmark",
+    "acebench": "fama.envs.acebench.benchmark",
+    "tau-trait": "fama.envs.tau_trait.benchmark",
+}
+
+# every --env value a run accepts (benchmark:domain)
+ENVIRONMENTS: tuple[str, ...] = (
+    "tau2:retail",
+    "tau2:airline",
+    "tau2:telecom",
+    "acebench:multi_turn",
+    "acebench:multi_step",
+    "tau-trait:retail",
+    "tau-trait:airline",
+    "tau-trait:telecom",
+    "tau-trait:telehealth",
+)
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """Task selection and benchmark-specific options (each benchmark reads what it knows)."""
+
+    data_dir: Path | None = None  # the benchmark's own data folder (None: env var / default)
+    split: str | None = None
+    task_ids: list[str] | None = None
+    tasks_file: Path | None = None
+    task_set: str = "current"  # tau2 only: current | legacy
+    lang: str = "en"  # acebench only: en | zh
+    traits: dict[str, str] = field(default_factory=dict)  # tau-trait: trait -> low|medium|high
+
+
+@dataclass(frozen=True)
+class ExecutorParts:
+    """What a run supplies to build a benchmark's episode executor."""
+
+    agent: AgentSetup
+    agent_model: BaseChatModel
+    user_model: BaseChatModel
+    judge_model: BaseChatModel | None
+    judge_model_name: str
+    retry: RetryPolicy
+    context_options: Mapping[str, Any]  # loop options of the run (max_steps, ...)
+
+
+@dataclass(frozen=True)
+class LoadedBenchmark:
+    """A benchmark domain with its selected tasks, ready to run."""
+
+    env: str  # e.g. "acebench:multi_turn"
+    domain: str  # stored with each episode, e.g. "acebench_multi_turn"
+    tasks: Sequence[Any]
+    task_id: Callable[[Any], str]
+    policy: str  # the domain policy (analysis, prompt refs)
+    agent_prompt: str  # registry prompt rendered with policy=... (fc and fama agents)
+    data_refs: list[dict[str, str]]  # sha256 refs of prompt texts that come from the data
+    config: dict[str, Any]  # benchmark entries of the run configuration
+    loop_defaults: dict[str, Any]  # episode-loop options the benchmark needs
+    make_executor: Callable[[ExecutorParts], GraphEpisodeExecutor]
+
+
+def parse_env(env: str) -> tuple[str, str]:
+    """``"tau2:retail"`` -> ``("tau2", "retail")``; a clear ``ValueError`` when unknown."""
+    benchmark, _, domain = env.partition(":")
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"unknown environment {env!r} (choose from {', '.join(ENVIRONMENTS)})")
+    return benchmark, domain
+
+
+def load_benchmark(env: str, options: BenchmarkOptions | None = None) -> LoadedBenchmark:
+    """Load the benchmark domain named by ``env`` with ``options``."""
+    benchmark, domain = parse_env(env)
+    module = importlib.import_module(ADAPTERS[benchmark])
+    loaded: LoadedBenchmark = module.load_benchmark(domain, options or BenchmarkOptions())
+    return loaded
