@@ -9,7 +9,9 @@ Failed episodes (reward < 1; infrastructure errors excluded) of one split are an
 analyst per failure category and a category proposer run in parallel per episode, an
 orchestrator picks the primary error(s), and a mitigation step recommends helpers. Writes
 ``taxonomy.json`` and ``fama_config.json`` to ``--out`` (default ``fama-analysis/RUN_ID``).
-Evaluate the configuration on a different split than the one analysed.
+Evaluate the configuration on a different split than the one analysed. The per-episode
+failure labels are also saved in the run store (``fama compare`` and ``fama view`` read them);
+analysing the same episodes again replaces their labels.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ if TYPE_CHECKING:
     from fama.analysis.episodes import FailedEpisode
     from fama.analysis.pipeline import AnalysisResult
     from fama.analysis.schemas import Recommendation
+    from fama.analysis.taxonomy import Taxonomy
     from fama.models import ModelSpec
-    from fama.runs.store import RunInfo, RunStore
+    from fama.runs.store import EpisodeLabelRow, RunInfo, RunStore
 
 ModelFactory = Callable[["ModelSpec"], "BaseChatModel"]
 ANALYST_MODEL_ENV = "FAMA_ANALYST_MODEL"
@@ -191,6 +194,68 @@ def _write(result: AnalysisResult, out: Path) -> list[Path]:
     return written
 
 
+def label_rows(taxonomy: Taxonomy) -> list[EpisodeLabelRow]:
+    """The taxonomy's per-episode labels as run-store rows.
+
+    Primary errors -> ``primary=True``; recovered errors (source ``analyze``) and categories
+    an analyst flagged that the attribution did not name (source ``analyze:analyst``) ->
+    ``primary=False``. Each category appears once per episode, the first reason winning.
+    """
+    from fama.runs.store import EpisodeLabelRow
+
+    rows: list[EpisodeLabelRow] = []
+    for label in taxonomy.episodes:
+        trial = label.trial
+        if trial is None:
+            continue
+        reasons = [
+            *(
+                (c, True, label.rationale, label.evidence_steps, "analyze")
+                for c in label.primary_errors
+            ),
+            *(
+                (c, False, label.rationale, label.evidence_steps, "analyze")
+                for c in label.recovered_errors
+            ),
+            *(
+                (a.category, False, a.rationale, a.evidence_steps, "analyze:analyst")
+                for a in label.analysts
+                if a.occurred
+            ),
+        ]
+        seen: set[str] = set()
+        for category, primary, rationale, steps, source in reasons:
+            if category not in seen:
+                seen.add(category)
+                rows.append(
+                    EpisodeLabelRow(
+                        task_id=label.task_id,
+                        trial=trial,
+                        category=category,
+                        primary=primary,
+                        rationale=rationale,
+                        evidence_steps=tuple(steps),
+                        source=source,
+                    )
+                )
+    return rows
+
+
+def _save_labels(db: Path, run_id: str, taxonomy: Taxonomy) -> str:
+    """Store the labels in the run store; a one-line summary of what was saved."""
+    from fama.runs.store import RunStore
+
+    rows = label_rows(taxonomy)
+    analysed = [(e.task_id, e.trial) for e in taxonomy.episodes if e.trial is not None]
+    with RunStore(db, create=False) as store:
+        store.save_labels(run_id, rows, episodes=analysed)
+    primary = sum(r.primary for r in rows)
+    return (
+        f"saved {len(rows)} failure labels ({primary} primary) of {len(analysed)} analysed "
+        f"episodes to run {run_id} in {db} (read by `fama compare` and `fama view`)"
+    )
+
+
 def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     from fama.analysis.pipeline import AnalysisSettings, analyze_episodes
     from fama.analysis.taxonomy import format_table
@@ -252,6 +317,7 @@ def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> in
         return 1
     out = args.out or Path("fama-analysis") / args.run_id
     written = _write(result, out)
+    saved = _save_labels(args.db, args.run_id, result.taxonomy)
     print(format_table(result.taxonomy))
     for config in result.configs.values():
         params = "; ".join(f"{h} {p}" for h, p in config.params.items() if p)
@@ -260,6 +326,7 @@ def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> in
             f"helpers {', '.join(config.helpers) or 'none'}" + (f" ({params})" if params else "")
         )
     print("\nwrote " + ", ".join(str(p) for p in written))
+    print(saved)
     print(
         f"reminder: this configuration was derived from split {args.split!r} "
         f"({len(result.taxonomy.task_ids)} tasks); evaluate it on other tasks (e.g. --split "

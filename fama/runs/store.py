@@ -9,13 +9,17 @@ Episode status values:
 * ``done``: the conversation ran to a termination and was scored;
 * ``infrastructure_error``: the model server failed after retries (kept, reported apart);
 * ``error``: an unexpected exception in our own code (traceback in ``error_detail``).
+
+Failure labels of episodes (written by ``fama analyze``, read by ``fama compare`` and the
+viewer) live in the ``episode_labels`` table, created on first use so that stores written
+before it existed keep working; a label disappears with its episode when that is re-run.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +40,21 @@ RESUME_IGNORED_KEYS: frozenset[str] = frozenset(
     {"concurrency", "progress", "retry_errors", "command"}
 )
 
-_SCHEMA = """
+_LABELS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS episode_labels (
+    episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    is_primary INTEGER NOT NULL,
+    rationale TEXT NOT NULL,
+    evidence_steps TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (episode_id, idx)
+);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     config TEXT NOT NULL,
@@ -95,6 +113,8 @@ CREATE TABLE IF NOT EXISTS node_timings (
     PRIMARY KEY (episode_id, idx)
 );
 """
+    + _LABELS_SCHEMA
+)
 
 _EPISODE_COLUMNS = (
     "task_id, trial, domain, split, status, termination, reward, reward_info, steps, "
@@ -151,6 +171,23 @@ class EpisodeRecord:
         data = asdict(self)
         data["messages"] = data.pop("records")
         return data
+
+
+@dataclass(frozen=True)
+class EpisodeLabelRow:
+    """One failure category attributed to an episode.
+
+    ``primary``: the error that made the episode fail (``False``: recovered from, or only
+    flagged by an analyst). ``evidence_steps`` index the episode's trajectory records.
+    """
+
+    task_id: str
+    trial: int
+    category: str
+    primary: bool
+    rationale: str = ""
+    evidence_steps: tuple[int, ...] = ()
+    source: str = "analyze"
 
 
 @dataclass(frozen=True)
@@ -462,6 +499,97 @@ class RunStore:
             )
             for r in rows
         ]
+
+    # --------------------------------------------------------------- labels
+
+    def save_labels(
+        self,
+        run_id: str,
+        labels: Sequence[EpisodeLabelRow],
+        *,
+        replace: bool = True,
+        episodes: Iterable[tuple[str, int]] = (),
+    ) -> None:
+        """Store failure labels of the run's episodes atomically.
+
+        With ``replace`` the stored labels of every episode named in ``labels`` or in
+        ``episodes`` (e.g. analysed episodes that got no label) are removed first; other
+        episodes keep theirs. Without it the labels are added. Naming an episode the run
+        does not have raises ``ValueError``.
+        """
+        self.load_run(run_id)  # clear error for an unknown id
+        ids = {
+            (r[0], r[1]): r[2]
+            for r in self._conn.execute(
+                "SELECT task_id, trial, id FROM episodes WHERE run_id = ?", (run_id,)
+            )
+        }
+        named = {(x.task_id, x.trial) for x in labels} | set(episodes)
+        missing = sorted(named - ids.keys())
+        if missing:
+            shown = ", ".join(f"{t}/{n}" for t, n in missing[:5])
+            raise ValueError(f"run {run_id!r} has no episode(s) {shown} to label")
+        with self._transaction() as conn:
+            conn.execute(_LABELS_SCHEMA)  # absent from stores written before labels existed
+            episode_ids = sorted({ids[key] for key in named})
+            if replace:
+                conn.executemany(
+                    "DELETE FROM episode_labels WHERE episode_id = ?", [(e,) for e in episode_ids]
+                )
+            next_idx = {
+                e: conn.execute(
+                    "SELECT coalesce(max(idx) + 1, 0) FROM episode_labels WHERE episode_id = ?",
+                    (e,),
+                ).fetchone()[0]
+                for e in episode_ids
+            }
+            rows = []
+            for label in labels:
+                eid = ids[(label.task_id, label.trial)]
+                rows.append(
+                    (
+                        eid,
+                        next_idx[eid],
+                        label.category,
+                        int(label.primary),
+                        label.rationale,
+                        _dumps(list(label.evidence_steps)),
+                        label.source,
+                    )
+                )
+                next_idx[eid] += 1
+            conn.executemany("INSERT INTO episode_labels VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def episode_labels(self, run_id: str) -> dict[tuple[str, int], list[EpisodeLabelRow]]:
+        """The run's labels by (task id, trial), in stored order; episodes without labels
+        are absent (and every episode is, for a run never analysed)."""
+        self.load_run(run_id)
+        exists = self._conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'episode_labels'"
+        ).fetchone()[0]
+        if not exists:
+            return {}
+        rows = self._conn.execute(
+            "SELECT e.task_id, e.trial, l.category, l.is_primary, l.rationale, "
+            "l.evidence_steps, l.source FROM episode_labels l "
+            "JOIN episodes e ON e.id = l.episode_id WHERE e.run_id = ? "
+            "ORDER BY e.task_id, e.trial, l.idx",
+            (run_id,),
+        )
+        grouped: dict[tuple[str, int], list[EpisodeLabelRow]] = {}
+        for task_id, trial, category, primary, rationale, steps, source in rows:
+            grouped.setdefault((task_id, trial), []).append(
+                EpisodeLabelRow(
+                    task_id=task_id,
+                    trial=trial,
+                    category=category,
+                    primary=bool(primary),
+                    rationale=rationale,
+                    evidence_steps=tuple(json.loads(steps)),
+                    source=source,
+                )
+            )
+        return grouped
 
     def _children(
         self,
