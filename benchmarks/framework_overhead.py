@@ -122,10 +122,10 @@ def timed_scoring(
     """The executor with each scoring's (wall, CPU) seconds appended to ``spent``."""
     evaluate = executor.evaluate
 
-    async def timed(task: Any, result: Any) -> Any:
+    async def timed(task: Any, env: Any, result: Any) -> Any:
         wall, cpu = time.perf_counter(), time.process_time()
         try:
-            return await evaluate(task, result)
+            return await evaluate(task, env, result)
         finally:
             spent.append((time.perf_counter() - wall, time.process_time() - cpu))
 

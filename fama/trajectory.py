@@ -1,12 +1,15 @@
 """The stored form of a conversation: plain JSON records, convertible to and from LangChain.
 
-Inside graphs the trajectory is a list of LangChain messages (agent point of view):
-``AIMessage`` = the agent, ``HumanMessage`` = the (simulated) user, ``ToolMessage`` = a tool
-result. Records are what the run store, the evaluator, the analysts and the viewer read.
+Inside graphs the trajectory is a list of LangChain messages: ``AIMessage`` = the agent,
+``HumanMessage`` = the (simulated) user, ``ToolMessage`` = a tool result. A user's own tool
+calls (dual control, see ``fama.graph.views``) are stored as a user record with
+``tool_calls`` and their results as tool records with ``requestor: "user"``. Records are what
+the run store, the evaluator, the analysts and the viewer read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, NotRequired
 
 from langchain_core.messages import (
@@ -18,6 +21,8 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from typing_extensions import TypedDict
+
+from fama.graph.views import user_tool_call_message, user_tool_calls
 
 Role = Literal["system", "assistant", "user", "tool"]
 
@@ -59,15 +64,19 @@ def _text(message: BaseMessage) -> str:
     return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
 
 
+def _call_record(call: Mapping[str, Any]) -> ToolCallRecord:
+    """The record of one tool call (arguments that are not an object are kept as they are)."""
+    args = call.get("args")
+    arguments: Any = dict(args) if isinstance(args, dict) else args
+    return {"id": call.get("id") or "", "name": call.get("name") or "", "arguments": arguments}
+
+
 def to_record(message: BaseMessage) -> MessageRecord:
     """Convert one LangChain message into its stored record."""
     if isinstance(message, AIMessage):
         record: MessageRecord = {"role": "assistant", "content": _text(message)}
         if message.tool_calls:
-            record["tool_calls"] = [
-                {"id": tc.get("id") or "", "name": tc["name"], "arguments": dict(tc["args"])}
-                for tc in message.tool_calls
-            ]
+            record["tool_calls"] = [_call_record(tc) for tc in message.tool_calls]
         if message.invalid_tool_calls:
             record["invalid_tool_calls"] = [
                 {
@@ -89,7 +98,11 @@ def to_record(message: BaseMessage) -> MessageRecord:
             "error": message.status == "error",
         }
     if isinstance(message, HumanMessage):
-        return {"role": "user", "content": _text(message)}
+        user: MessageRecord = {"role": "user", "content": _text(message)}
+        calls = user_tool_calls(message)
+        if calls:
+            user["tool_calls"] = [_call_record(c) for c in calls]
+        return user
     if isinstance(message, SystemMessage):
         return {"role": "system", "content": _text(message)}
     raise TypeError(f"cannot store message of type {type(message).__name__}")
@@ -128,5 +141,9 @@ def from_record(record: MessageRecord) -> BaseMessage:
             additional_kwargs={"requestor": record.get("requestor", "assistant")},
         )
     if role == "user":
-        return HumanMessage(content=record["content"])
+        calls = [
+            {"id": tc["id"], "name": tc["name"], "args": tc["arguments"]}
+            for tc in record.get("tool_calls", [])
+        ]
+        return user_tool_call_message(record["content"], calls)
     return SystemMessage(content=record["content"])

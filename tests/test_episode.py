@@ -239,9 +239,10 @@ async def test_usage_is_recorded_for_agent_and_user_calls() -> None:
 
 def test_graph_shape() -> None:
     graph = build_episode_graph().compile().get_graph()
-    assert set(graph.nodes) == {"__start__", "user", "agent", "tools", "__end__"}
+    assert set(graph.nodes) == {"__start__", "user", "agent", "tools", "user_tools", "__end__"}
     edges = {(e.source, e.target) for e in graph.edges}
     assert {("user", "agent"), ("agent", "user"), ("agent", "tools"), ("tools", "agent")} <= edges
+    assert {("user", "user_tools"), ("user_tools", "user")} <= edges
     assert ("agent", "agent") in edges
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from fama.envs.scoring import RewardInfo
 from fama.envs.tau2.environment import load_domain
-from fama.envs.tau2.evaluation import RewardInfo
 from fama.envs.tau2.tasks import Task, load_tasks
 from fama.envs.tau2.user_scenario import load_user_guidelines, render_user_system_prompt
 from fama.graph.episode import EpisodeResult
@@ -233,17 +233,17 @@ def test_progress_lines() -> None:
 def fake_executor(
     agent_replies: Sequence[Reply],
     user_lines: Sequence[str],
-    evaluate: Callable[[object, EpisodeResult], Awaitable[RewardInfo]] | None = None,
+    evaluate: Callable[[object, Any, EpisodeResult], Awaitable[RewardInfo]] | None = None,
 ) -> GraphEpisodeExecutor:
     """The graph executor over FakeShopEnv, a scripted agent model and a scripted user."""
 
-    async def score(task: object, result: EpisodeResult) -> RewardInfo:
+    async def score(task: object, env: Any, result: EpisodeResult) -> RewardInfo:
         told = any("2.0" in r["content"] for r in result.records if r["role"] == "assistant")
         return RewardInfo(reward=1.0 if told else 0.0, components={"COMMUNICATE": float(told)})
 
     return GraphEpisodeExecutor(
         make_env=lambda task: FakeShopEnv(),
-        make_user=lambda task: ScriptedUser(list(user_lines)),
+        make_user=lambda task, env: ScriptedUser(list(user_lines)),
         agent_model=ScriptedChatModel(agent_replies),
         agent=AgentSetup("fc", None, lambda env: f"SYSTEM\n{env.policy}", ()),
         evaluate=evaluate or score,
@@ -283,7 +283,7 @@ async def test_model_server_down_is_stored_as_infrastructure_error(store: RunSto
 
 
 async def test_scoring_failure_keeps_the_trajectory(store: RunStore) -> None:
-    async def broken(task: object, result: EpisodeResult) -> RewardInfo:
+    async def broken(task: object, env: Any, result: EpisodeResult) -> RewardInfo:
         raise ValueError("corrupt gold data")
 
     execute = fake_executor(["Hello."], ["Hi ###STOP###"], evaluate=broken)

@@ -47,3 +47,23 @@ def test_unparseable_tool_calls_are_kept() -> None:
         {"id": "c9", "name": "cancel", "arguments": "{oops", "error": "bad JSON"}
     ]
     assert to_record(from_record(record)) == record
+
+
+def test_user_tool_calls_and_their_results_round_trip() -> None:
+    from fama.graph.views import user_tool_call_message
+
+    call = {"id": "u1", "name": "toggle_data", "args": {"on": True}}
+    messages = [
+        user_tool_call_message("let me check", [call]),
+        ToolMessage(content="Data ON", tool_call_id="u1", additional_kwargs={"requestor": "user"}),
+    ]
+    records = to_records(messages)
+    assert records[0] == {
+        "role": "user",
+        "content": "let me check",
+        "tool_calls": [{"id": "u1", "name": "toggle_data", "arguments": {"on": True}}],
+    }
+    assert records[1]["requestor"] == "user"
+    rebuilt = from_record(records[0])
+    assert isinstance(rebuilt, HumanMessage) and rebuilt.additional_kwargs["tool_calls"] == [call]
+    assert [to_record(from_record(r)) for r in records] == records

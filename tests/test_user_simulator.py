@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
@@ -84,10 +86,37 @@ async def test_empty_user_replies_are_retried_then_fail_clearly() -> None:
         await LLMUserSimulator(silent, "sys", retries=FAST).respond(HISTORY)
 
 
+async def test_llm_user_with_tools_answers_with_tool_calls() -> None:
+    from langchain_core.tools import StructuredTool
+
+    def check_signal() -> str:
+        """Check the phone's signal."""
+        return "4 bars"
+
+    tool = StructuredTool.from_function(func=check_signal)
+    call: dict[str, Any] = {"name": "check_signal", "args": {}, "id": None, "type": "tool_call"}
+    garbled = {"name": "x", "args": "{", "id": "b", "error": "bad", "type": "invalid_tool_call"}
+    model = ScriptedChatModel(
+        [
+            AIMessage(content="", invalid_tool_calls=[garbled]),  # dropped: empty, asked again
+            AIMessage(content="<think>hm</think>Checking.", tool_calls=[call]),
+        ]
+    )
+    user = LLMUserSimulator(model, "sys", retries=FAST, tools=[tool])
+    reply, calls = await user.respond(HISTORY)
+    assert model.bound_tools == [tool] and len(calls) == 2
+    assert reply.content == "Checking."
+    assert reply.additional_kwargs["tool_calls"] == [
+        {"id": f"user_{len(HISTORY)}_0", "name": "check_signal", "args": {}}
+    ]
+
+
 async def test_scripted_user_lines_and_exhaustion() -> None:
-    user = ScriptedUser(["first", lambda history: f"seen {len(history)}"])
+    message = HumanMessage(content="as a message")
+    user = ScriptedUser(["first", lambda history: f"seen {len(history)}", message])
     assert (await user.respond(HISTORY))[0].content == "first"
     assert (await user.respond(HISTORY[:2]))[0].content == "seen 2"
+    assert (await user.respond(HISTORY))[0] is message
     assert user.histories[1] == HISTORY[:2]
     with pytest.raises(AssertionError, match="ran out of lines"):
         await user.respond(HISTORY)
@@ -105,3 +134,4 @@ async def test_scripted_user_lines_and_exhaustion() -> None:
 )
 def test_stop_tokens(text: str, stop: bool) -> None:
     assert is_user_stop(text) is stop
+    assert is_user_stop(text, ("please",)) is (text == "STOP please")

@@ -1,14 +1,30 @@
-"""Run settings of one episode (LangGraph ``context_schema``) and the loop's extra state keys."""
+"""Run settings of one episode (LangGraph ``context_schema``) and the loop's extra state keys.
+
+Besides the tau2 limits (``max_steps``, ``max_errors``) a context carries the end conditions
+other benchmarks need; their defaults keep tau2's behaviour:
+
+* ``user_stop_tokens``: a user text message containing one ends the episode (``user_stop``);
+* ``agent_stop_phrases``: an agent text message containing one ends it (``agent_stop``; the
+  message stays in the trajectory and the user is not asked);
+* ``terminal_tools``: after a tool batch calling one of them the episode ends (``agent_stop``);
+* ``max_agent_turns``: after the agent's n-th message (the messages it was given at the
+  start not counted) has been handled (its tools run or the user answered it) the episode
+  ends as ``max_steps`` unless it ended otherwise, like tau-bench v1's step loop.
+
+The tau2 limits are checked first, then the stop conditions, then ``max_agent_turns``.
+"""
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDict, get_args
 
 from fama.graph.state import EpisodeState, Termination
 from fama.nodes.llm_call import RetryPolicy
+from fama.nodes.user_simulator import STOP_TOKENS
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -41,6 +57,7 @@ class EpisodeLoopState(EpisodeState):
 
     agent_issues: NotRequired[Annotated[list[AgentIssue], operator.add]]
     messages_counted: NotRequired[int]  # messages already accounted for in ``steps``
+    agent_turns: NotRequired[int]  # agent messages accounted for (the opening ones excluded)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -55,6 +72,10 @@ class EpisodeContext:
     max_errors: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     tool_call_mode: ToolCallMode = "native"
+    user_stop_tokens: tuple[str, ...] = STOP_TOKENS
+    agent_stop_phrases: tuple[str, ...] = ()
+    terminal_tools: frozenset[str] = frozenset()
+    max_agent_turns: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.max_errors < 1:
@@ -66,6 +87,35 @@ class EpisodeContext:
                 f"tool_call_mode must be one of {get_args(ToolCallMode)}, "
                 f"got {self.tool_call_mode!r}"
             )
+        if self.max_agent_turns is not None and (
+            isinstance(self.max_agent_turns, bool)
+            or not isinstance(self.max_agent_turns, int)
+            or self.max_agent_turns < 1
+        ):
+            raise ValueError(f"max_agent_turns must be None or >= 1, got {self.max_agent_turns!r}")
+        object.__setattr__(
+            self, "user_stop_tokens", _phrases("user_stop_tokens", self.user_stop_tokens)
+        )
+        object.__setattr__(
+            self, "agent_stop_phrases", _phrases("agent_stop_phrases", self.agent_stop_phrases)
+        )
+        object.__setattr__(
+            self,
+            "terminal_tools",
+            frozenset(_phrases("terminal_tools", self.terminal_tools)),
+        )
+
+    def is_user_stop(self, text: str) -> bool:
+        """True when a user text message ends the episode (contains a stop token)."""
+        return any(token in text for token in self.user_stop_tokens)
+
+    def is_agent_stop(self, text: str) -> bool:
+        """True when an agent text message ends the episode (contains a stop phrase)."""
+        return any(phrase in text for phrase in self.agent_stop_phrases)
+
+    def agent_turns_exhausted(self, turns: int) -> bool:
+        """True when the agent has used all its turns (``max_agent_turns``)."""
+        return self.max_agent_turns is not None and turns >= self.max_agent_turns
 
     def limit_reached(self, steps: int, errors: int) -> Termination | None:
         """The official limit check (done only when no tool result is pending).
@@ -108,3 +158,13 @@ class EpisodeContext:
     def bound_agent_model(self) -> Runnable[Any, Any]:
         """The agent model with the tools bound, ``tool_choice="auto"`` (bound once)."""
         return self.agent_model.bind_tools(self.agent_tools, tool_choice="auto")
+
+
+def _phrases(name: str, value: Any) -> tuple[str, ...]:
+    """``value`` as a tuple of non-empty strings, or a ``ValueError`` naming the setting."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be a collection of strings, got {value!r}")
+    items = tuple(value)
+    if not all(isinstance(item, str) and item for item in items):
+        raise ValueError(f"{name} must hold non-empty strings, got {items!r}")
+    return items

@@ -5,14 +5,18 @@ Nodes (names fixed): ``user`` (the simulated customer), ``agent`` (swappable: an
 subgraph must be wrapped so that it returns only what it added, because a compiled subgraph
 used directly returns whole lists for the ``operator.add`` keys, which would then be counted
 twice: see ``fama.graph.fama_graph.make_fama_agent_node``) and
-``tools`` (runs the agent's tool calls). Routing follows the official half-duplex loop:
-agent text goes to the user, agent tool calls (a message with text *and* tool calls is a tool
-call) go to the tools and back to the agent, user text goes to the agent.
+``tools`` (runs the agent's tool calls) and ``user_tools`` (runs the user's own tool calls in
+dual-control domains). Routing follows the official half-duplex loop: agent text goes to the
+user, agent tool calls (a message with text *and* tool calls is a tool call) go to the tools
+and back to the agent, user text goes to the agent, user tool calls go to ``user_tools`` and
+back to the user. The agent never sees the user's tool use (``fama.graph.views.agent_view``).
 
 Steps and limits (spec section 7): with no history the trajectory starts with the greeting
 "Hi! How can I help you today?" (not a step); every agent message, user message and tool
 result batch is one step; ``max_steps`` and ``max_errors`` (error tool results) are checked
-only when no tool result is pending; a user message with a stop token ends with ``user_stop``.
+only when no tool result is pending; a user text message with a stop token ends with
+``user_stop``. The context's other end conditions (agent stop phrases, terminal tools, the
+agent's turn limit) are described in ``fama.graph.context``.
 The agent node does not count anything itself: the node that handles its message counts it.
 An unusable agent reply (empty, or unparseable ReAct output) is kept out of the trajectory,
 counts as one step and one error, and the agent is asked again (see ``fama.nodes.fc_agent``).
@@ -36,10 +40,11 @@ from langgraph.graph.state import CompiledStateGraph
 
 from fama.graph.context import AgentIssue, EpisodeContext, EpisodeLoopState
 from fama.graph.state import LLMCall, NodeTiming, Termination
-from fama.nodes.env_tools import tools_node
+from fama.graph.views import is_user_tool_call, is_user_tool_result
+from fama.nodes.env_tools import tools_node, user_tools_node
 from fama.nodes.fc_agent import fc_agent_node
 from fama.nodes.llm_call import ModelUnavailableError
-from fama.nodes.user_simulator import UserSimulatorError, is_user_stop, user_node
+from fama.nodes.user_simulator import STOP_TOKENS, UserSimulatorError, is_user_stop, user_node
 from fama.trajectory import MessageRecord, to_records
 
 GREETING = "Hi! How can I help you today?"
@@ -48,17 +53,21 @@ AgentNode = Callable[..., Any] | Runnable[Any, Any]
 R = TypeVar("R")
 
 
-def route_start(state: EpisodeLoopState) -> Literal["user", "agent", "tools"]:
+def route_start(state: EpisodeLoopState) -> Literal["user", "agent", "tools", "user_tools"]:
     """Who speaks first, given the history (normally the greeting, so the user)."""
     last = state["messages"][-1]
     if isinstance(last, AIMessage):
         return "tools" if last.tool_calls or last.invalid_tool_calls else "user"
-    return "agent"
+    if is_user_tool_call(last):
+        return "user_tools"
+    return "user" if is_user_tool_result(last) else "agent"
 
 
-def route_after_user(state: EpisodeLoopState) -> Literal["agent", "__end__"]:
-    """The user's text goes to the agent unless the episode ended."""
-    return "__end__" if state.get("termination") else "agent"
+def route_after_user(state: EpisodeLoopState) -> Literal["agent", "user_tools", "__end__"]:
+    """The user's text goes to the agent, its tool calls to the tools, unless it ended."""
+    if state.get("termination"):
+        return "__end__"
+    return "user_tools" if is_user_tool_call(state["messages"][-1]) else "agent"
 
 
 def route_after_agent(state: EpisodeLoopState) -> Literal["user", "tools", "agent", "__end__"]:
@@ -72,8 +81,13 @@ def route_after_agent(state: EpisodeLoopState) -> Literal["user", "tools", "agen
 
 
 def route_after_tools(state: EpisodeLoopState) -> Literal["agent", "__end__"]:
-    """Tool results go back to the agent unless a limit was reached."""
+    """Tool results go back to the agent unless the episode ended."""
     return "__end__" if state.get("termination") else "agent"
+
+
+def route_after_user_tools(state: EpisodeLoopState) -> Literal["user", "__end__"]:
+    """The user's tool results go back to the user unless a limit was reached."""
+    return "__end__" if state.get("termination") else "user"
 
 
 def _on_loop(route: Callable[[EpisodeLoopState], R]) -> Callable[[EpisodeLoopState], Awaitable[R]]:
@@ -92,12 +106,16 @@ def build_episode_graph(agent_node: AgentNode | None = None) -> StateGraph[Any, 
     builder.add_node("user", user_node)
     builder.add_node("agent", agent_node if agent_node is not None else fc_agent_node)
     builder.add_node("tools", tools_node)
-    builder.add_conditional_edges(START, _on_loop(route_start), ["user", "agent", "tools"])
-    builder.add_conditional_edges("user", _on_loop(route_after_user), ["agent", END])
+    builder.add_node("user_tools", user_tools_node)
+    builder.add_conditional_edges(
+        START, _on_loop(route_start), ["user", "agent", "tools", "user_tools"]
+    )
+    builder.add_conditional_edges("user", _on_loop(route_after_user), ["agent", "user_tools", END])
     builder.add_conditional_edges(
         "agent", _on_loop(route_after_agent), ["user", "tools", "agent", END]
     )
     builder.add_conditional_edges("tools", _on_loop(route_after_tools), ["agent", END])
+    builder.add_conditional_edges("user_tools", _on_loop(route_after_user_tools), ["user", END])
     return builder
 
 
@@ -132,11 +150,20 @@ class EpisodeResult:
     node_timings: list[NodeTiming] = field(default_factory=list)
     error_detail: str | None = None
     agent_issues: list[AgentIssue] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)  # FAMA diagnosis / active helpers
+    extra: dict[str, Any] = field(default_factory=dict)  # FAMA diagnosis, helpers, decisions
 
 
-def initial_state(initial_messages: Sequence[AnyMessage] | None) -> EpisodeLoopState:
-    """The graph input: the history (or the greeting) with zeroed counters."""
+_EXTRA_KEYS = ("diagnosis", "active_helpers", "fama_decisions")
+
+
+def initial_state(
+    initial_messages: Sequence[AnyMessage] | None, stop_tokens: Sequence[str] = STOP_TOKENS
+) -> EpisodeLoopState:
+    """The graph input: the history (or the greeting) with zeroed counters.
+
+    A history ending with a user text message containing one of ``stop_tokens`` is already
+    over (``user_stop``).
+    """
     messages: list[AnyMessage] = (
         list(initial_messages) if initial_messages else [AIMessage(content=GREETING)]
     )
@@ -145,6 +172,7 @@ def initial_state(initial_messages: Sequence[AnyMessage] | None) -> EpisodeLoopS
         "steps": 0,
         "tool_errors": 0,
         "messages_counted": len(messages),
+        "agent_turns": 0,
         "termination": None,
         "error_detail": None,
         "llm_calls": [],
@@ -153,14 +181,18 @@ def initial_state(initial_messages: Sequence[AnyMessage] | None) -> EpisodeLoopS
         "guidance": [],
     }
     last = messages[-1]
-    if isinstance(last, HumanMessage) and is_user_stop(last.text):
+    if (
+        isinstance(last, HumanMessage)
+        and not is_user_tool_call(last)
+        and is_user_stop(last.text, stop_tokens)
+    ):
         state["termination"] = "user_stop"
     return state
 
 
 def episode_result(state: EpisodeLoopState) -> EpisodeResult:
     """Package a (final or last good) state."""
-    extra = {k: state[k] for k in ("diagnosis", "active_helpers") if state.get(k)}  # type: ignore[literal-required]
+    extra = {k: state[k] for k in _EXTRA_KEYS if state.get(k)}  # type: ignore[literal-required]
     return EpisodeResult(
         records=to_records(state["messages"]),
         termination=state.get("termination"),
@@ -186,7 +218,7 @@ async def run_episode(
     end the episode as ``infrastructure_error``; ``KeyboardInterrupt`` and cancellation
     propagate.
     """
-    state = initial_state(initial_messages)
+    state = initial_state(initial_messages, ctx.user_stop_tokens)
     if state.get("termination"):
         return episode_result(state)
     graph = compiled_episode_graph(agent_node)

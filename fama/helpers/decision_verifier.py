@@ -20,6 +20,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCall, ToolMessage
 
 from fama.graph.state import LLMCall
+from fama.graph.views import agent_view
 from fama.helpers.base import HelperEnv, HelperSpec, llm_node
 from fama.helpers.constraints_extractor import relevant_rules
 from fama.helpers.text import clip, message_text, one_line, strip_thinking, tokens
@@ -192,7 +193,11 @@ async def policy_check(
 async def verify(
     proposal: AIMessage, history: Sequence[AnyMessage], env: HelperEnv
 ) -> tuple[Verdict, list[LLMCall]]:
-    """Check every write call of a proposal; the first violation found wins."""
+    """Check every write call of a proposal; the first violation found wins.
+
+    Only what the agent saw counts (``agent_view``: the user's own tool use is left out).
+    """
+    history = agent_view(history)
     calls: list[LLMCall] = []
     for call in write_calls(proposal, env):
         verdict = deterministic_check(call, history, env.policy)

@@ -1,8 +1,9 @@
 """The native function-calling tool-use node, and what every tool-use node shares.
 
 One call of the node is one agent decision: the model sees the system prompt, the trajectory
-and, for this decision only, FAMA's guidance and a note about an unusable previous reply, and
-answers with a message to the user or tool calls (``tool_choice="auto"``).
+(its ``agent_view``: without the user's own tool use) and, for this decision only, FAMA's
+guidance and a note about an unusable previous reply, and answers with a message to the user
+or tool calls (``tool_choice="auto"``).
 
 ``ctx.tool_call_mode`` selects how tool calls are obtained: ``native`` (as the server parsed
 them), ``tolerant`` (a reply without tool calls goes through ``recover_tool_calls``, which finds
@@ -26,6 +27,7 @@ from langgraph.types import Overwrite
 
 from fama.graph.context import AgentIssue, EpisodeContext, EpisodeLoopState, IssueKind
 from fama.graph.state import Guidance, LLMCall, NodeTiming
+from fama.graph.views import agent_view
 from fama.nodes.llm_call import call_model
 from fama.prompts import load_prompt
 
@@ -167,7 +169,9 @@ async def fc_agent_node(
     """One decision of the native function-calling agent."""
     started = time.perf_counter()
     ctx = runtime.context
-    prompt = decision_prompt(ctx.system_prompt, state["messages"], state, "fc_retry_note")
+    prompt = decision_prompt(
+        ctx.system_prompt, agent_view(state["messages"]), state, "fc_retry_note"
+    )
     issues: list[AgentIssue] = []
     call: LLMCall
     if ctx.tool_call_mode == "constrained":

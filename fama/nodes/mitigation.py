@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 
 from langgraph.types import Send
 
+from fama.graph.views import agent_view
 from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, minimal_cover, registry_order
 from fama.helpers.state import (
     DEFAULT_GUIDANCE_BUDGET,
@@ -97,18 +98,22 @@ def budget_shares(helpers: Sequence[str], budget_tokens: int) -> dict[str, int]:
 
 
 def fan_out(state: FamaState) -> list[Send] | Literal["tool_use"]:
-    """Send the decision to every active guidance helper, or straight to the tool-use node."""
+    """Send the decision to every active guidance helper, or straight to the tool-use node.
+
+    Helpers read the agent's view of the trajectory (``agent_view``).
+    """
     helpers = [h for h in state.get("active_helpers", []) if h in GUIDANCE_HELPERS]
     if not helpers:
         return TOOL_USE
     config = config_of(state)
     shares = budget_shares(helpers, state.get("guidance_budget", DEFAULT_GUIDANCE_BUDGET))
     record = state.get("diagnosis") or {}
+    visible = agent_view(state["messages"])
     return [
         Send(
             helper_node_name(h),
             {
-                "messages": state["messages"],
+                "messages": visible,
                 "diagnosis": record,
                 "max_chars": shares[h],
                 "params": helper_params(h, config),

@@ -46,6 +46,7 @@ from langgraph.types import Overwrite
 
 from fama.envs.base import ToolKind
 from fama.graph.context import EpisodeContext
+from fama.graph.views import agent_view
 from fama.helpers import output_reformulator
 from fama.helpers.decision_verifier import confirms
 from fama.helpers.state import (
@@ -203,7 +204,7 @@ def make_orchestrator_node(
             ctx = runtime.context
             config = config_of(state) if "fama_config" in state else defaults.config
             diagnosis["signals"] = detect_signals(
-                state["messages"],
+                agent_view(state["messages"]),
                 ctx.agent_tools,
                 ctx.env.tool_kind,
                 state.get("taxonomy", list(defaults.taxonomy)),

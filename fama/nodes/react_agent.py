@@ -8,8 +8,9 @@ other name is a tool call (unknown names get the environment's not-found error).
 In the trajectory a tool action is an ``AIMessage`` whose content is the raw model output and
 whose ``tool_calls`` hold the parsed call; a ``respond`` action is an ``AIMessage`` whose content
 is the message to the user (raw output kept in ``additional_kwargs["react_raw"]``). Tool results
-are shown to the model as ``API output: ...`` user turns. Output that cannot be parsed is not
-put into the trajectory: it counts as one step and one error and the model is asked again.
+are shown to the model as ``API output: ...`` user turns; the user's own tool use is hidden
+(``agent_view``). Output that cannot be parsed is not put into the trajectory: it counts as one
+step and one error and the model is asked again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.runtime import Runtime
 
 from fama.graph.context import EpisodeContext, EpisodeLoopState
+from fama.graph.views import agent_view
 from fama.nodes.fc_agent import (
     AGENT_NODE,
     decision_prompt,
@@ -165,7 +167,7 @@ async def react_agent_node(
     started = time.perf_counter()
     ctx = runtime.context
     prompt = decision_prompt(
-        ctx.system_prompt, react_view(state["messages"]), state, "react_retry_note"
+        ctx.system_prompt, react_view(agent_view(state["messages"])), state, "react_retry_note"
     )
     reply, call = await call_model(ctx.agent_model, prompt, node=AGENT_NODE, retries=ctx.retry)
     raw = reply.text

@@ -6,8 +6,9 @@ concurrency and saves each episode in one transaction as soon as it ends. An exc
 one episode becomes that episode's ``error`` record (with the traceback); cancellation
 (Ctrl-C) stops the running episodes, keeps every finished one and marks the run
 ``interrupted``. ``GraphEpisodeExecutor`` is the executor that builds an environment and a
-user simulator per episode, runs the LangGraph episode loop and scores the result;
-``tau2_executor`` wires it to a tau2 domain.
+user simulator per episode, runs the LangGraph episode loop and scores the result with the
+live environment; ``tau2_executor`` wires it to a tau2 domain (the user gets the domain's user
+tools in dual-control domains).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from fama.trajectory import MessageRecord
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AnyMessage
 
     from fama.envs.base import ToolEnvironment
+    from fama.envs.scoring import RewardInfo
     from fama.envs.tau2.environment import Tau2Domain
-    from fama.envs.tau2.evaluation import RewardInfo
     from fama.fama_config import FamaConfig, FamaMode
     from fama.graph.episode import EpisodeResult
     from fama.nodes.llm_call import RetryPolicy
@@ -304,7 +306,8 @@ def _episode_record(
     )
 
 
-Evaluator = Callable[[Any, "EpisodeResult"], Awaitable["RewardInfo"]]
+Evaluator = Callable[[Any, "ToolEnvironment", "EpisodeResult"], Awaitable["RewardInfo"]]
+UserFactory = Callable[[Any, "ToolEnvironment"], "UserSimulator"]
 
 
 @dataclass(frozen=True)
@@ -318,16 +321,22 @@ class AgentSetup:
 
 
 def agent_setup(
-    kind: str, *, fama_config: FamaConfig | None = None, mode: FamaMode | None = None
+    kind: str,
+    *,
+    fama_config: FamaConfig | None = None,
+    mode: FamaMode | None = None,
+    agent_prompt: str = "tau2_agent",
 ) -> AgentSetup:
     """The agent node, system prompt and prompt versions of ``fc``, ``react`` or ``fama``.
 
-    ``fama`` runs FAMA's decision graph (orchestrator, mitigation, helpers) around the
-    function-calling node; ``mode`` defaults to ``static``, which needs ``fama_config``.
+    The ``fc`` and ``fama`` system prompt is the registry prompt ``agent_prompt`` rendered
+    with ``policy=env.policy`` (the benchmark's official agent prompt). ``fama`` runs FAMA's
+    decision graph (orchestrator, mitigation, helpers) around the function-calling node;
+    ``mode`` defaults to ``static``, which needs ``fama_config``.
     """
     from fama.prompts.registry import load_prompt
 
-    official = load_prompt("tau2_agent")
+    official = load_prompt(agent_prompt)
 
     def official_prompt(env: ToolEnvironment) -> str:
         return official.render(policy=env.policy)
@@ -369,19 +378,22 @@ def agent_setup(
 class GraphEpisodeExecutor:
     """Builds the environment and user of one episode, runs the graph loop and scores it.
 
-    ``make_env(task)`` and ``make_user(task)`` build per-episode objects; ``evaluate(task,
-    result)`` scores a finished episode. An episode that ends in ``infrastructure_error`` is
+    ``make_env(task)`` and ``make_user(task, env)`` build per-episode objects;
+    ``initial_messages(task)`` gives the opening messages (None: the tau2 greeting);
+    ``evaluate(task, env, result)`` scores a finished episode with the live environment
+    (ACEBench compares its final state). An episode that ends in ``infrastructure_error`` is
     not scored (reward None); a judge server that fails after its retries also makes the
     episode an infrastructure error, and an exception while scoring makes it an ``error``
     (in both cases the trajectory is kept).
     """
 
     make_env: Callable[[Any], ToolEnvironment]
-    make_user: Callable[[Any], UserSimulator]
+    make_user: UserFactory
     agent_model: BaseChatModel
     agent: AgentSetup
     evaluate: Evaluator
     context_options: Mapping[str, Any] = field(default_factory=dict)
+    initial_messages: Callable[[Any], list[AnyMessage]] | None = None
 
     async def __call__(self, job: EpisodeJob) -> EpisodeOutcome:
         from fama.graph.context import EpisodeContext
@@ -392,11 +404,12 @@ class GraphEpisodeExecutor:
         ctx = EpisodeContext(
             env=env,
             agent_model=self.agent_model,
-            user=self.make_user(job.task),
+            user=self.make_user(job.task, env),
             system_prompt=self.agent.system_prompt(env),
             **self.context_options,
         )
-        result = await run_episode(ctx, agent_node=self.agent.node)
+        opening = None if self.initial_messages is None else self.initial_messages(job.task)
+        result = await run_episode(ctx, agent_node=self.agent.node, initial_messages=opening)
         extra = dict(result.extra)
         if result.agent_issues:
             extra["agent_issues"] = list(result.agent_issues)
@@ -416,7 +429,7 @@ class GraphEpisodeExecutor:
             outcome.status = "infrastructure_error"
             return outcome
         try:
-            info = await self.evaluate(job.task, result)
+            info = await self.evaluate(job.task, env, result)
         except ModelUnavailableError as exc:
             outcome.status = "infrastructure_error"
             outcome.error_detail = f"evaluation: {exc}"
@@ -445,16 +458,27 @@ def tau2_executor(
 ) -> GraphEpisodeExecutor:
     """The executor of tau2 episodes: fresh env per task, LLM user, official scoring.
 
+    The user simulator gets the environment's user tools, if any (telecom's phone).
     ``retry`` (default: ``RetryPolicy()``) applies to the agent, user and judge model calls.
     """
-    from fama.nodes.llm_call import RetryPolicy
-
-    policy = retry or RetryPolicy()
     from fama.envs.tau2.evaluation import evaluate_episode
     from fama.envs.tau2.user_scenario import render_user_system_prompt
+    from fama.nodes.env_tools import env_user_tools
+    from fama.nodes.llm_call import RetryPolicy
     from fama.nodes.user_simulator import LLMUserSimulator
 
-    async def evaluate(task: Any, result: EpisodeResult) -> RewardInfo:
+    policy = retry or RetryPolicy()
+
+    def make_user(task: Any, env: ToolEnvironment) -> UserSimulator:
+        return LLMUserSimulator(
+            user_model,
+            render_user_system_prompt(task, user_guidelines),
+            retries=policy,
+            tools=env_user_tools(env),
+        )
+
+    async def evaluate(task: Any, env: ToolEnvironment, result: EpisodeResult) -> RewardInfo:
+        """Official scoring (it replays the trajectory on fresh state; ``env`` is not read)."""
         return await evaluate_episode(
             domain,
             task,
@@ -467,9 +491,7 @@ def tau2_executor(
 
     return GraphEpisodeExecutor(
         make_env=domain.new_environment,
-        make_user=lambda task: LLMUserSimulator(
-            user_model, render_user_system_prompt(task, user_guidelines), retries=policy
-        ),
+        make_user=make_user,
         agent_model=agent_model,
         agent=agent,
         evaluate=evaluate,
