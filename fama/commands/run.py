@@ -104,7 +104,11 @@ def register(subparsers: Any) -> None:
         type=int,
         help="step limit (default: the benchmark's, 200 for tau2, 40 for ACEBench)",
     )
-    agent.add_argument("--max-errors", type=int, default=10, help="tool error limit (default 10)")
+    agent.add_argument(
+        "--max-errors",
+        type=int,
+        help="tool error limit (default: the benchmark's, 10 for tau2, 40 for ACEBench)",
+    )
     agent.add_argument(
         "--tool-call-mode",
         choices=["native", "tolerant", "constrained"],
@@ -275,10 +279,10 @@ def load_selected(args: argparse.Namespace) -> LoadedBenchmark:
 
 def loop_options(args: argparse.Namespace, loaded: LoadedBenchmark) -> dict[str, Any]:
     """Episode-loop options: the benchmark's defaults, then what the user set."""
-    options: dict[str, Any] = {"max_steps": 200, **loaded.loop_defaults}
-    if args.max_steps is not None:
-        options["max_steps"] = args.max_steps
-    options["max_errors"] = args.max_errors
+    options: dict[str, Any] = {"max_steps": 200, "max_errors": 10, **loaded.loop_defaults}
+    for name in ("max_steps", "max_errors"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     options["tool_call_mode"] = args.tool_call_mode
     return options
 
@@ -335,7 +339,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         "temperature": args.temperature,
         "loop": {k: _jsonable(v) for k, v in sorted(loop.items())},
         "max_steps": loop["max_steps"],
-        "max_errors": args.max_errors,
+        "max_errors": loop["max_errors"],
         "tool_call_mode": args.tool_call_mode,
         "fairness_warning": warning,
         "concurrency": args.concurrency,
