@@ -122,16 +122,14 @@ def _analyst_spec(args: argparse.Namespace, run: RunInfo) -> ModelSpec:
 
 def _policies(domains: set[str], run: RunInfo, data_dir: Path | None) -> dict[str, str]:
     """Each domain's policy text; missing data only costs the analysts some context."""
-    from fama.envs.tau2.environment import load_domain
+    from fama.envs.registry import run_policy
 
-    policies: dict[str, str] = {}
-    for domain in sorted(domains):
-        try:
-            policies[domain] = load_domain(domain, data_dir or run.config.get("data_dir")).policy
-        except (OSError, ValueError) as exc:
-            print(f"note: no policy text for {domain} ({exc})", file=sys.stderr)
-            policies[domain] = ""
-    return policies
+    try:
+        policy = run_policy(run.config, data_dir)
+    except (OSError, ValueError) as exc:
+        print(f"note: no policy text for {', '.join(sorted(domains))} ({exc})", file=sys.stderr)
+        policy = ""
+    return dict.fromkeys(domains, policy)
 
 
 def _load_episodes(store: RunStore, args: argparse.Namespace, run: RunInfo) -> list[FailedEpisode]:

@@ -96,3 +96,24 @@ def load_benchmark(env: str, options: BenchmarkOptions | None = None) -> LoadedB
     module = importlib.import_module(ADAPTERS[benchmark])
     loaded: LoadedBenchmark = module.load_benchmark(domain, options or BenchmarkOptions())
     return loaded
+
+
+def options_from_config(
+    config: Mapping[str, Any], data_dir: Path | None = None
+) -> BenchmarkOptions:
+    """The benchmark options a stored run was made with (``data_dir`` overrides the stored one)."""
+    stored_dir = config.get("data_dir")
+    return BenchmarkOptions(
+        data_dir=data_dir or (Path(stored_dir) if stored_dir else None),
+        split=config.get("split"),
+        task_ids=[str(i) for i in config.get("task_ids") or []] or None,
+        tasks_file=Path(config["tasks_file"]) if config.get("tasks_file") else None,
+        task_set=config.get("task_set") or "current",
+        lang=config.get("lang") or "en",
+        traits=dict(config.get("traits") or {}),
+    )
+
+
+def run_policy(config: Mapping[str, Any], data_dir: Path | None = None) -> str:
+    """The domain policy of a stored run, reloaded from its benchmark data."""
+    return load_benchmark(str(config.get("env")), options_from_config(config, data_dir)).policy
