@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "fama.commands.tau2",
     "fama.commands.run",
     "fama.commands.report",
+    "fama.commands.compare",
+    "fama.commands.view",
     "fama.commands.export",
     "fama.commands.analyze",
     "fama.commands.taxonomy",

@@ -14,6 +14,11 @@ the decision with that guidance in its input for this decision only; guidance ne
 action is checked before it runs; a violating proposal is withdrawn and the tool-use node
 decides again with the remediation (bounded by ``max_redecisions``).
 
+Every decision leaves one ``FamaDecision`` in ``fama_decisions`` (the message it produced,
+the mode, the orchestrator's signals and the verifier's checks of this decision, the active
+helpers and the guidance the decision was made with), written when the decision is final:
+by the tool-use node, or by the verifier when it lets the proposal through.
+
 Three entry points:
 
 * ``build_fama_decision_graph`` -- the decision graph (builder) over ``FamaState``;
@@ -48,6 +53,7 @@ from langgraph.types import Command
 from fama.envs.base import ToolKind, ToolOutput
 from fama.fama_config import FamaConfig, FamaMode
 from fama.graph.context import EpisodeContext, EpisodeLoopState
+from fama.graph.state import FamaDecision
 from fama.helpers import decision_verifier
 from fama.helpers.base import HelperInput, llm_node
 from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, registry_order
@@ -125,16 +131,54 @@ def make_helper_node(helper: str) -> Callable[[Mapping[str, Any], Runtime[Episod
     return helper_node
 
 
+def decision_record(state: FamaState, message_index: int, *, checks: int) -> FamaDecision:
+    """The record of the decision producing message ``message_index`` (``checks``: verifier
+    checks made in this decision; its blocks are the last ``redecisions`` ones)."""
+    record = state.get("diagnosis") or {}
+    mode = state.get("fama_mode", "static")
+    blocked = state.get("redecisions", 0)
+    diagnosis: dict[str, Any] = {"decision": int(record.get("decisions", 0))}
+    if mode == "dynamic":
+        signals = list(record.get("signals", []))
+        diagnosis["signals"] = signals
+        diagnosis["categories"] = list(dict.fromkeys(s["category"] for s in signals))
+    diagnosis["verifier_checks"] = checks
+    diagnosis["verifier_blocks"] = (
+        list(record.get("verifier_blocks", []))[-blocked:] if blocked else []
+    )
+    return {
+        "message_index": message_index,
+        "mode": mode,
+        "diagnosis": diagnosis,
+        "active_helpers": list(state.get("active_helpers", [])),
+        "guidance": list(state.get("guidance", [])),
+    }
+
+
+def _proposal(update: Mapping[str, Any]) -> Any:
+    """The message a tool-use update adds (``None`` for an unusable reply)."""
+    added = update.get("messages")
+    if isinstance(added, list):
+        return added[-1] if added else None
+    return added
+
+
 def decision_tool_use(inner: ToolUseNode) -> ToolUseNode:
     """The tool-use node inside a decision: the decision's guidance stays for a re-decision.
 
     Tool-use nodes clear ``guidance`` once used; here the orchestrator clears it at the start
     of the next decision instead, so a re-decision after a blocked proposal still sees it.
+    A proposal the verifier will not check ends the decision: its record is written here.
     """
 
     async def tool_use(state: FamaState, runtime: Runtime[EpisodeContext]) -> dict[str, Any]:
         update = dict(await inner(state, runtime))
         update.pop("guidance", None)
+        if not proposal_needs_verification(_proposal(update), state, runtime):
+            checks = state.get("redecisions", 0)
+            update["fama_decisions"] = [
+                decision_record(state, len(state["messages"]), checks=checks)
+            ]
         return update
 
     return tool_use
@@ -146,8 +190,14 @@ def _verifier_params(state: FamaState) -> dict[str, Any]:
 
 def needs_verification(state: FamaState, runtime: Runtime[EpisodeContext]) -> bool:
     """Whether the decision verifier checks the proposal the tool-use node just made."""
-    last = state["messages"][-1]
-    if not isinstance(last, AIMessage) or not last.tool_calls:
+    return proposal_needs_verification(state["messages"][-1], state, runtime)
+
+
+def proposal_needs_verification(
+    proposal: Any, state: FamaState, runtime: Runtime[EpisodeContext]
+) -> bool:
+    """Whether the verifier checks ``proposal`` (the tool-use node's new message, if any)."""
+    if not isinstance(proposal, AIMessage) or not proposal.tool_calls:
         return False
     active = decision_verifier.NAME in state.get("active_helpers", [])
     if not active and state.get("fama_mode") != "dynamic":
@@ -155,7 +205,7 @@ def needs_verification(state: FamaState, runtime: Runtime[EpisodeContext]) -> bo
     if state.get("redecisions", 0) >= int(_verifier_params(state)["max_redecisions"]):
         return False
     kind = runtime.context.env.tool_kind
-    return any(kind(call["name"]) == "write" for call in last.tool_calls)
+    return any(kind(call["name"]) == "write" for call in proposal.tool_calls)
 
 
 def make_verifier_node(
@@ -178,6 +228,10 @@ def make_verifier_node(
             "diagnosis": diagnosis,
         }
         if verdict.ok:
+            checks = state.get("redecisions", 0) + 1
+            update["fama_decisions"] = [
+                decision_record(state, len(state["messages"]) - 1, checks=checks)
+            ]
             return Command(goto=after, update=update)
         blocks = list(record.get("verifier_blocks", []))
         blocks.append({"check": verdict.check, "problem": verdict.problem})

@@ -1,0 +1,94 @@
+"""``fama view RUN_ID``: write a run's static HTML page, optionally serve it on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from fama.paths import DEFAULT_DB
+
+DEFAULT_DIR = Path("fama-view")
+
+
+def default_out(run_id: str) -> Path:
+    """``fama-view/<run id>.html`` (characters unsafe in file names replaced by ``_``)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", run_id).lstrip(".") or "run"
+    return DEFAULT_DIR / f"{name}.html"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``view`` sub-command."""
+    parser = subparsers.add_parser(
+        "view",
+        help="write a static HTML page of a stored run (episodes, conversations, FAMA, labels)",
+        description="Write one self-contained HTML file for a stored run: run configuration "
+        "and summary, the episode list with filters (failed only, failure category, domain, "
+        "task id) and per episode the conversation with every tool call and result, FAMA's "
+        "decisions (diagnosis, active helpers, guidance), the reward breakdown, usage and "
+        "the failure labels. The file needs no server and no network; --serve also serves "
+        "its folder on 127.0.0.1 until Ctrl-C.",
+    )
+    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help=f"run store (default {DEFAULT_DB})"
+    )
+    parser.add_argument(
+        "--out",
+        "-o",
+        type=Path,
+        metavar="FILE",
+        help=f"HTML file to write (default {DEFAULT_DIR}/RUN_ID.html)",
+    )
+    parser.add_argument(
+        "--serve", action="store_true", help="serve the page's folder on 127.0.0.1 until Ctrl-C"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="port for --serve (default 0: a free port)"
+    )
+    parser.set_defaults(func=run_view)
+
+
+def run_view(args: argparse.Namespace) -> int:
+    """Write the page of ``args.run_id``; serve it with ``--serve``."""
+    from fama.runs.store import RunStore, StoreError
+    from fama.view import write_view
+
+    if not 0 <= args.port <= 65535:
+        print(f"fama view: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
+        return 2
+    out: Path = args.out or default_out(args.run_id)
+    try:
+        with RunStore(args.db, create=False) as store:
+            path = write_view(store, args.run_id, out)
+    except StoreError as exc:
+        print(f"fama view: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"fama view: cannot write {out}: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return serve(path, args.port) if args.serve else 0
+
+
+def serve(path: Path, port: int) -> int:
+    """Serve ``path``'s folder on 127.0.0.1 until Ctrl-C; print the page's address."""
+    from urllib.parse import quote
+
+    from fama.view import make_server
+
+    try:
+        server = make_server(path.parent.resolve(), port)
+    except OSError as exc:
+        print(f"fama view: cannot listen on 127.0.0.1:{port}: {exc}", file=sys.stderr)
+        return 2
+    with server:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{quote(path.name)}"
+        print(f"serving {url} (Ctrl-C stops)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+    return 0

@@ -1,0 +1,260 @@
+"""The run viewer's data: one stored run as a JSON-ready view model.
+
+The model holds everything the page shows, already paired and aggregated so the page only
+renders: the run header (configuration, prompts), summary numbers, and per episode the
+trajectory (each tool call linked to its result and back), the FAMA decisions (keyed by the
+index of the agent message they preceded), agent issues, the reward breakdown, usage and the
+failure labels. Message indices are the trajectory's record indices, the indices the
+labels' evidence steps use.
+
+Outcomes: ``passed`` (scored with reward 1), ``failed`` (scored, reward below 1) and
+``error`` (infrastructure or internal error: not scored, excluded from the official
+metrics as in ``fama report``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from fama.runs.metrics import is_success, pass_hat_k
+from fama.runs.store import FAILED_STATUSES, EpisodeLabelRow, EpisodeRecord, RunInfo
+
+if TYPE_CHECKING:
+    from fama.runs.store import RunStore
+    from fama.trajectory import MessageRecord
+
+VIEW_SCHEMA = 1
+Labels = Mapping[tuple[str, int], Sequence[EpisodeLabelRow]]
+
+# Run configuration entries shown in the page header, in this order (label, config key).
+HEADER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("Environment", "env"),
+    ("Domain", "domain"),
+    ("Split", "split"),
+    ("Agent", "agent"),
+    ("FAMA mode", "mode"),
+    ("Agent model", "model"),
+    ("User model", "user_model"),
+    ("Judge model", "judge_model"),
+    ("Tool-call mode", "tool_call_mode"),
+    ("Trials", "trials"),
+    ("Max steps", "max_steps"),
+    ("Max errors", "max_errors"),
+    ("Temperature", "temperature"),
+)
+# Episode ``extra`` entries the page shows in their own sections.
+_SHOWN_EXTRA = frozenset({"fama_decisions", "agent_issues"})
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by ``None`` (JSON has no NaN/Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def outcome(episode: EpisodeRecord) -> str:
+    """``passed``, ``failed`` or ``error`` (see the module docstring)."""
+    if episode.status in FAILED_STATUSES:
+        return "error"
+    return "passed" if is_success(episode.reward) else "failed"
+
+
+def message_views(records: Sequence[MessageRecord]) -> list[dict[str, Any]]:
+    """The trajectory with each tool call linked to its result message and back.
+
+    Every call (valid or not) gets ``result_index`` and ``result_error``; every tool result
+    gets ``call_index``, the message that made its call. Call ids are paired in order (a
+    model may reuse an id: a result answers the latest unanswered call with that id).
+    """
+    views: list[dict[str, Any]] = []
+    pending: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for index, record in enumerate(records):
+        view: dict[str, Any] = {
+            "index": index,
+            "role": record["role"],
+            "content": record.get("content", ""),
+        }
+        for key in ("tool_calls", "invalid_tool_calls"):
+            calls = [
+                {**dict(call), "result_index": None, "result_error": None}
+                for call in cast("list[Mapping[str, Any]]", record.get(key, []))
+            ]
+            for call in calls:
+                pending[str(call.get("id", ""))].append((index, call))
+            if calls:
+                view[key] = calls
+        if record["role"] == "tool":
+            error = bool(record.get("error", False))
+            call_id = record.get("tool_call_id", "")
+            view.update(
+                tool_call_id=call_id,
+                name=record.get("name", ""),
+                requestor=record.get("requestor", "assistant"),
+                error=error,
+                call_index=None,
+            )
+            waiting = pending.get(call_id)
+            if waiting:
+                owner, call = waiting.pop()
+                call.update(result_index=index, result_error=error)
+                view["call_index"] = owner
+        elif "requestor" in record:
+            view["requestor"] = record["requestor"]
+        views.append(view)
+    return views
+
+
+def _usage(episode: EpisodeRecord) -> dict[str, Any]:
+    """Tokens and latency per LLM-calling node, and wall time per graph node."""
+    by_node: dict[str, dict[str, Any]] = {}
+    for call in episode.llm_calls:
+        row = by_node.setdefault(
+            call["node"],
+            {"calls": 0, "input_tokens": 0, "output_tokens": 0, "latency_ms": 0.0, "models": []},
+        )
+        row["calls"] += 1
+        row["input_tokens"] += call["input_tokens"]
+        row["output_tokens"] += call["output_tokens"]
+        row["latency_ms"] += call["latency_ms"]
+        if call["model"] not in row["models"]:
+            row["models"].append(call["model"])
+    timings: dict[str, dict[str, Any]] = {}
+    for timing in episode.node_timings:
+        row = timings.setdefault(timing["node"], {"count": 0, "total_ms": 0.0})
+        row["count"] += 1
+        row["total_ms"] += timing["latency_ms"]
+    return {
+        "input_tokens": sum(r["input_tokens"] for r in by_node.values()),
+        "output_tokens": sum(r["output_tokens"] for r in by_node.values()),
+        "llm_calls": len(episode.llm_calls),
+        "llm_latency_ms": sum(r["latency_ms"] for r in by_node.values()),
+        "by_node": by_node,
+        "node_timings": timings,
+    }
+
+
+def label_view(label: EpisodeLabelRow) -> dict[str, Any]:
+    """One failure label."""
+    return {
+        "category": label.category,
+        "primary": label.primary,
+        "rationale": label.rationale,
+        "evidence_steps": list(label.evidence_steps),
+        "source": label.source,
+    }
+
+
+def episode_view(
+    index: int, episode: EpisodeRecord, labels: Sequence[EpisodeLabelRow]
+) -> dict[str, Any]:
+    """Everything the page shows about one episode."""
+    ordered = sorted(labels, key=lambda lab: not lab.primary)  # primary first, stable
+    extra = episode.extra
+    return {
+        "index": index,
+        "task_id": episode.task_id,
+        "trial": episode.trial,
+        "domain": episode.domain,
+        "split": episode.split,
+        "status": episode.status,
+        "outcome": outcome(episode),
+        "termination": episode.termination,
+        "reward": episode.reward,
+        "reward_info": episode.reward_info,
+        "steps": episode.steps,
+        "tool_errors": episode.tool_errors,
+        "error_detail": episode.error_detail,
+        "started_at": episode.started_at,
+        "duration_s": episode.duration_s,
+        "agent_kind": episode.agent_kind,
+        "categories": list(dict.fromkeys(lab.category for lab in ordered)),
+        "labels": [label_view(lab) for lab in ordered],
+        "messages": message_views(episode.records),
+        "fama_decisions": list(extra.get("fama_decisions", [])),
+        "agent_issues": list(extra.get("agent_issues", [])),
+        "extra": {k: v for k, v in extra.items() if k not in _SHOWN_EXTRA},
+        "usage": _usage(episode),
+    }
+
+
+def summary(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts, official metrics (errors excluded), tokens, domains and categories."""
+    outcomes = Counter(e["outcome"] for e in episodes)
+    scored = [e for e in episodes if e["outcome"] != "error"]
+    by_task: dict[str, list[bool]] = defaultdict(list)
+    for e in scored:
+        by_task[f"{e['domain']}\x00{e['task_id']}"].append(e["outcome"] == "passed")
+    rewards = [float(e["reward"]) for e in scored if e["reward"] is not None]
+    categories: Counter[str] = Counter(c for e in episodes for c in e["categories"])
+    return {
+        "episodes": len(episodes),
+        "tasks": len({(e["domain"], e["task_id"]) for e in episodes}),
+        "passed": outcomes["passed"],
+        "failed": outcomes["failed"],
+        "errors": outcomes["error"],
+        "labelled": sum(1 for e in episodes if e["categories"]),
+        "avg_reward": sum(rewards) / len(rewards) if rewards else None,
+        "pass_hat_k": {str(k): v for k, v in sorted(pass_hat_k(dict(by_task)).items())},
+        "input_tokens": sum(e["usage"]["input_tokens"] for e in episodes),
+        "output_tokens": sum(e["usage"]["output_tokens"] for e in episodes),
+        "fama_decisions": sum(len(e["fama_decisions"]) for e in episodes),
+        "domains": dict(sorted(Counter(e["domain"] for e in episodes).items())),
+        "categories": dict(sorted(categories.items())),
+        "terminations": dict(
+            sorted(Counter(e["termination"] or e["status"] for e in episodes).items())
+        ),
+    }
+
+
+def run_header(info: RunInfo) -> dict[str, Any]:
+    """The run's identity, chosen configuration entries, FAMA helpers and prompts."""
+    config = info.config
+    fields = [[label, config[key]] for label, key in HEADER_FIELDS if config.get(key) is not None]
+    fama = config.get("fama_config")
+    if isinstance(fama, Mapping) and fama.get("helpers"):
+        fields.append(["FAMA helpers", ", ".join(str(h) for h in fama["helpers"])])
+    return {
+        "run_id": info.run_id,
+        "status": info.status,
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+        "fields": fields,
+        "command": config.get("command"),
+        "prompts": list(info.prompt_refs),
+        "config": config,
+    }
+
+
+def view_model(info: RunInfo, episodes: Sequence[EpisodeRecord], labels: Labels) -> dict[str, Any]:
+    """The view model of a run from its header, episodes and labels (by (task id, trial))."""
+    views = [
+        episode_view(i, ep, labels.get((ep.task_id, ep.trial), ())) for i, ep in enumerate(episodes)
+    ]
+    return jsonable(
+        {
+            "schema": VIEW_SCHEMA,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "run": run_header(info),
+            "summary": summary(views),
+            "episodes": views,
+        }
+    )
+
+
+def build_view(store: RunStore, run_id: str, *, labels: Labels | None = None) -> dict[str, Any]:
+    """The view model of a stored run; ``labels`` default to the store's episode labels.
+
+    An unknown run raises the store's ``RunNotFoundError``.
+    """
+    info = store.load_run(run_id)
+    episodes = store.episodes(run_id)
+    return view_model(info, episodes, store.episode_labels(run_id) if labels is None else labels)
