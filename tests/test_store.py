@@ -101,6 +101,31 @@ def test_episode_round_trip_is_exact(store: RunStore) -> None:
     assert json.loads(json.dumps(loaded.to_json()))["messages"] == episode.records
 
 
+def test_unparseable_tool_calls_are_kept(store: RunStore) -> None:
+    episode = make_episode()
+    bad = {"id": "c9", "name": "cancel", "arguments": "{order_id: ", "error": "bad JSON"}
+    episode.records.append({"role": "assistant", "content": "", "invalid_tool_calls": [bad]})
+    store.save_episode("r1", episode)
+    [loaded] = store.episodes("r1")
+    assert loaded.records[-1]["invalid_tool_calls"] == [bad]
+
+
+def test_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    with RunStore(path) as fresh:
+        fresh.create_or_resume_run("r1", CONFIG, PROMPTS)
+        fresh.save_episode("r1", make_episode())
+    with closing(sqlite3.connect(path)) as conn:  # back to the version-1 layout
+        conn.execute("ALTER TABLE messages DROP COLUMN invalid_tool_calls")
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+    with RunStore(path) as upgraded:
+        assert upgraded.episodes("r1")[0] == make_episode()
+        upgraded.save_episode("r1", make_episode("1"))
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
 def test_run_header_and_status(store: RunStore) -> None:
     info = store.load_run("r1")
     assert info.config == CONFIG and info.prompt_refs == PROMPTS and info.status == "running"

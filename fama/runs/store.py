@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:  # type-only: keeps ``fama <command> --help`` free of LangChain imports
     from fama.graph.state import LLMCall, NodeTiming
-    from fama.trajectory import MessageRecord, ToolCallRecord
+    from fama.trajectory import InvalidToolCallRecord, MessageRecord, ToolCallRecord
 
 EpisodeStatus = Literal["done", "infrastructure_error", "error"]
 RunStatus = Literal["running", "finished", "interrupted", "failed"]
 FAILED_STATUSES: frozenset[str] = frozenset({"infrastructure_error", "error"})
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: messages.invalid_tool_calls (version-1 files are upgraded in place)
 # Options that may change between the first run and a resume without changing results.
 RESUME_IGNORED_KEYS: frozenset[str] = frozenset(
     {"concurrency", "progress", "retry_errors", "command"}
@@ -93,6 +93,7 @@ CREATE TABLE IF NOT EXISTS messages (
     name TEXT,
     requestor TEXT,
     error INTEGER,
+    invalid_tool_calls TEXT,
     PRIMARY KEY (episode_id, idx)
 );
 CREATE TABLE IF NOT EXISTS llm_calls (
@@ -253,7 +254,7 @@ class RunStore:
             ).fetchone()[0]
             if tables or not create:
                 raise StoreError(f"{self.path} is an SQLite file but not a FAMA run store")
-        elif version != SCHEMA_VERSION:
+        elif version not in (1, SCHEMA_VERSION):
             raise StoreError(
                 f"{self.path}: run store schema version {version}, "
                 f"this FAMA reads version {SCHEMA_VERSION}"
@@ -264,6 +265,10 @@ class RunStore:
         if version == 0:
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version == 1:
+            with self._conn:
+                self._conn.execute("ALTER TABLE messages ADD COLUMN invalid_tool_calls TEXT")
+                self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -414,7 +419,7 @@ class RunStore:
             )
             eid = cur.lastrowid
             conn.executemany(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_message_row(eid, i, m) for i, m in enumerate(episode.records)],
             )
             conn.executemany(
@@ -468,7 +473,7 @@ class RunStore:
         messages = self._children(
             ids,
             "messages",
-            "role, content, tool_calls, tool_call_id, name, requestor, error",
+            "role, content, tool_calls, tool_call_id, name, requestor, error, invalid_tool_calls",
             _message_record,
         )
         calls = self._children(
@@ -616,6 +621,7 @@ class RunStore:
 
 def _message_row(episode_id: int | None, idx: int, m: MessageRecord) -> tuple[Any, ...]:
     calls = m.get("tool_calls")
+    invalid = m.get("invalid_tool_calls")
     error = m.get("error")
     return (
         episode_id,
@@ -627,14 +633,17 @@ def _message_row(episode_id: int | None, idx: int, m: MessageRecord) -> tuple[An
         m.get("name"),
         m.get("requestor"),
         None if error is None else int(error),
+        None if invalid is None else _dumps(invalid),
     )
 
 
 def _message_record(row: tuple[Any, ...]) -> MessageRecord:
-    role, content, calls, call_id, name, requestor, error = row
+    role, content, calls, call_id, name, requestor, error, invalid = row
     record: MessageRecord = {"role": role, "content": content}
     if calls is not None:
         record["tool_calls"] = cast("list[ToolCallRecord]", json.loads(calls))
+    if invalid is not None:
+        record["invalid_tool_calls"] = cast("list[InvalidToolCallRecord]", json.loads(invalid))
     if call_id is not None:
         record["tool_call_id"] = call_id
     if name is not None:
