@@ -25,6 +25,7 @@ DEFAULT_DEMO_MODEL = "local:qwen2.5-coder-0.5b"
 """The 0.5B model: on these 2-core AVX2 machines the 1.5B reads prompts at about 21 tokens/s
 (4 minutes for the first 5k-token tau2 call), too slow for a demo; pass --model for it."""
 DEMO_HELPERS = ["constraints_extractor", "memory"]
+RUNS = ("demo-baseline", "demo-fama")
 
 
 def register(subparsers: Any) -> None:
@@ -156,6 +157,20 @@ def render_side_by_side(baseline: dict[str, Any], fama: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def write_pages(store: Any, out: Path) -> list[Path]:
+    """The comparison report and one viewer page per run, as static HTML files in ``out``."""
+    from fama.runs.compare import build_comparison
+    from fama.runs.compare_render import render_html
+    from fama.view import write_view
+
+    comparison = out / "compare.html"
+    comparison.write_text(
+        render_html(build_comparison(store, ["demo-baseline", "demo-fama"])), encoding="utf-8"
+    )
+    views = [write_view(store, run, out / f"view-{run}.html") for run in RUNS]
+    return [comparison, *views]
+
+
 def demo_command(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit code."""
     from fama.envs.tau2.data import DataNotFoundError
@@ -202,8 +217,13 @@ def demo_command(args: argparse.Namespace) -> int:
     _step(5, "comparison")
     store = RunStore(db, create=False)
     print(render_side_by_side(_summary(store, "demo-baseline"), _summary(store, "demo-fama")))
+    pages = write_pages(store, args.out)
     minutes = (time.monotonic() - started) / 60.0
-    print(f"\ndemo finished in {minutes:.1f} min. Full reports:")
+    print(f"\ndemo finished in {minutes:.1f} min. Pages (open in a browser):")
+    for page in pages:
+        print(f"  {page}")
+    print("Full reports:")
+    print(f"  fama compare demo-baseline demo-fama --db {db}")
     print(f"  fama report demo-fama --db {db} --baseline demo-baseline")
     print(f"  fama report demo-baseline --db {db}")
     print(f"  fama export demo-fama --db {db} -o demo-fama.jsonl")
