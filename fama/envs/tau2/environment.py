@@ -1,7 +1,10 @@
 """tau2 domains and per-episode environments (the ``ToolEnvironment`` of the tau2 benchmark).
 
 ``load_domain`` parses a domain's DB once per process and data folder; every episode then gets
-a ``Tau2Environment`` over a cheap copy-on-write view of it.
+a ``Tau2Environment`` over a cheap copy-on-write view of it. Retail and airline are
+single-control (only the agent has tools); telecom (``fama.envs.tau2.telecom``) subclasses
+the domain and the environment for dual control: a user toolkit over the user's phone DB and
+a sync of the two sides after every tool call.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 from fama.envs.base import ToolKind, ToolOutput
 from fama.envs.tau2.data import domain_file, load_policy, resolve_data_dir
 from fama.envs.tau2.db import BaseDocument, DocumentDB, clone
-from fama.envs.tau2.tasks import InitialState, Task
+from fama.envs.tau2.tasks import (
+    InitializationAction,
+    InitializationData,
+    InitialState,
+    Task,
+)
 from fama.envs.tau2.toolkit import Toolkit
 
 if TYPE_CHECKING:
@@ -28,15 +36,26 @@ DocumentLoader = Callable[[Path], BaseDocument]
 
 @dataclass(frozen=True)
 class _DomainModule:
+    """A single-control domain: a DB loader and a toolkit class in one module."""
+
     module: str
     loader: str
     toolkit: str
     db_file: str = "db.json"
 
 
-_DOMAINS: dict[str, _DomainModule] = {
+@dataclass(frozen=True)
+class _DomainBuilder:
+    """A domain built by a module function ``(name, data_dir) -> Tau2Domain``."""
+
+    module: str
+    builder: str
+
+
+_DOMAINS: dict[str, _DomainModule | _DomainBuilder] = {
     "retail": _DomainModule("fama.envs.tau2.retail", "load_retail_document", "RetailTools"),
     "airline": _DomainModule("fama.envs.tau2.airline", "load_airline_document", "AirlineTools"),
+    "telecom": _DomainBuilder("fama.envs.tau2.telecom.domain", "build_telecom_domain"),
 }
 
 DOMAIN_NAMES = tuple(_DOMAINS)
@@ -68,9 +87,27 @@ class Tau2Domain:
         """The official OpenAI function schemas of the agent tools."""
         return self.toolkit_class.openai_schemas()
 
+    @property
+    def has_user_tools(self) -> bool:
+        """Whether the simulated user has tools of its own (dual control)."""
+        return bool(self.user_tool_kinds)
+
+    @property
+    def user_tool_kinds(self) -> dict[str, ToolKind]:
+        """User tool name -> kind (none in single-control domains)."""
+        return {}
+
+    def user_tools(self) -> list[BaseTool]:
+        """Schema-only LangChain tools of the simulated user (none here)."""
+        return []
+
+    def blank_environment(self) -> Tau2Environment:
+        """A fresh episode environment before any initial state."""
+        return Tau2Environment(self)
+
     def new_environment(self, task: Task | None = None) -> Tau2Environment:
         """A fresh episode environment, with the task's initial state applied."""
-        env = Tau2Environment(self)
+        env = self.blank_environment()
         if task is not None and task.initial_state is not None:
             env.apply_initial_state(task.initial_state)
         return env
@@ -93,48 +130,99 @@ class Tau2Environment:
         """LangChain tools offered to the agent."""
         return self.domain.agent_tools()
 
+    @property
+    def user_toolkit(self) -> Toolkit | None:
+        """The user's toolkit (None in single-control domains)."""
+        return None
+
     def user_tools(self) -> list[BaseTool]:
-        """Tools of the simulated user (none in retail and airline)."""
-        return []
+        """Schema-only LangChain tools of the simulated user (none in retail and airline)."""
+        return self.domain.user_tools()
 
     def tool_kind(self, name: str) -> ToolKind | None:
         """The kind of an agent tool, or None when no such tool exists."""
         return self.domain.tool_kinds.get(name)
 
+    def user_tool_kind(self, name: str) -> ToolKind | None:
+        """The kind of a user tool, or None when no such tool exists."""
+        return self.domain.user_tool_kinds.get(name)
+
     def execute(
         self, name: str, arguments: dict[str, Any], requestor: str = "assistant"
     ) -> ToolOutput:
-        """Run one tool call for the agent ("assistant") or the user; never raises."""
-        if requestor != "assistant":
-            return ToolOutput(f"Error: Tool '{name}' not found.", error=True)
-        return self.toolkit.execute(name, arguments)
+        """Run one live tool call for the agent ("assistant") or the user; never raises.
+
+        After a successful call the two sides are synced (as upstream's ``get_response``); a
+        failing sync turns the output into an error.
+        """
+        output = self.dispatch(name, arguments, requestor)
+        if output.error:
+            return output
+        try:
+            self.sync()
+        except Exception as exc:  # upstream reports a failing sync as the call's error
+            return ToolOutput(f"Error: {exc}", error=True)
+        return output
+
+    def dispatch(
+        self, name: str, arguments: dict[str, Any], requestor: str = "assistant"
+    ) -> ToolOutput:
+        """Run one tool call without syncing (upstream's ``make_tool_call``); never raises."""
+        if requestor == "assistant":
+            return self.toolkit.execute(name, arguments)
+        user_toolkit = self.user_toolkit
+        if requestor == "user" and user_toolkit is not None:
+            return user_toolkit.execute(name, arguments)
+        return ToolOutput(f"Error: Tool '{name}' not found.", error=True)
+
+    def sync(self) -> None:
+        """Copy agent-side facts to the user side (nothing to do in single-control domains)."""
 
     def db_hash(self) -> str:
-        """The official hash of the current DB."""
+        """The official hash of the current (agent) DB."""
         return self.db.hash()
 
+    def user_db_hash(self) -> str | None:
+        """The official hash of the user DB (None in single-control domains)."""
+        return None
+
     def apply_initial_state(self, state: InitialState) -> None:
-        """Deep-merge initialization data into the DB, then run the initialization actions."""
-        data = state.initialization_data
-        if data is not None and data.user_data:
-            raise ValueError(f"tau2 {self.domain.name} has no user DB to initialise")
-        if data is not None and data.agent_data:
-            merge_into_db(self.db, data.agent_data)
+        """Apply initialization data, then run the initialization actions, syncing after each.
+
+        A final sync follows, as upstream's ``set_state`` does.
+        """
+        if state.initialization_data is not None:
+            self.apply_initialization_data(state.initialization_data)
         for action in state.initialization_actions or []:
-            if action.env_type != "assistant":
-                raise ValueError(f"tau2 {self.domain.name} has no user-side toolkit")
-            method = getattr(self.toolkit, action.func_name, None)
-            if action.func_name.startswith("_") or not callable(method):
-                raise ValueError(
-                    f"initialization action {action.func_name!r} is not a method of "
-                    f"{type(self.toolkit).__name__}"
-                )
-            try:
-                method(**action.arguments)
-            except Exception as exc:
-                raise ValueError(
-                    f"initialization action {action.func_name!r} failed: {exc}"
-                ) from exc
+            self.run_initialization_action(action)
+        self.sync()
+
+    def apply_initialization_data(self, data: InitializationData) -> None:
+        """Deep-merge ``agent_data`` into the DB (there is no user DB here)."""
+        if data.user_data:
+            raise ValueError(f"tau2 {self.domain.name} has no user DB to initialise")
+        if data.agent_data:
+            merge_into_db(self.db, data.agent_data)
+
+    def run_initialization_action(self, action: InitializationAction) -> None:
+        """Call a setup function of the agent or user toolkit, then sync.
+
+        Raises ValueError naming the function when it does not exist or fails.
+        """
+        func_name = action.func_name
+        toolkit = self.toolkit if action.env_type == "assistant" else self.user_toolkit
+        if toolkit is None:
+            raise ValueError(f"tau2 {self.domain.name} has no user-side toolkit")
+        method = getattr(toolkit, func_name, None)
+        if func_name.startswith("_") or not callable(method):
+            raise ValueError(
+                f"initialization action {func_name!r} is not a method of {type(toolkit).__name__}"
+            )
+        try:
+            method(**clone(action.arguments))
+        except Exception as exc:
+            raise ValueError(f"initialization action {func_name!r} failed: {exc}") from exc
+        self.sync()
 
 
 def merge_into_db(db: DocumentDB, data: dict[str, Any]) -> None:
@@ -145,15 +233,16 @@ def merge_into_db(db: DocumentDB, data: dict[str, Any]) -> None:
         for key, value in records.items():
             current = db.get_mut(table, key)
             if isinstance(current, dict) and isinstance(value, dict):
-                _deep_merge(current, value)
+                deep_merge(current, value)
             else:
                 db.insert(table, key, clone(value))
 
 
-def _deep_merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+def deep_merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """Merge ``patch`` into ``target`` in place: dicts recursively, other values replaced."""
     for key, value in patch.items():
         if isinstance(target.get(key), dict) and isinstance(value, dict):
-            _deep_merge(target[key], value)
+            deep_merge(target[key], value)
         else:
             target[key] = clone(value)
 
@@ -179,6 +268,9 @@ def load_domain(name: str, data_dir: Path | str | None = None) -> Tau2Domain:
 def _load(name: str, root: Path) -> Tau2Domain:
     spec = _DOMAINS[name]
     module = importlib.import_module(spec.module)
+    if isinstance(spec, _DomainBuilder):
+        builder: Callable[[str, Path], Tau2Domain] = getattr(module, spec.builder)
+        return builder(name, root)
     loader: DocumentLoader = getattr(module, spec.loader)
     toolkit_class: type[Toolkit] = getattr(module, spec.toolkit)
     base = loader(domain_file(root, name, spec.db_file))

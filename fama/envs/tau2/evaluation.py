@@ -20,9 +20,13 @@ ended normally.
 
 Environment hooks beyond ``execute``/``tool_kind``/``db_hash``, all optional (for dual-control
 domains such as telecom): ``user_db_hash() -> str | None`` (the user-side DB hash, compared
-too), ``sync() -> None`` (called once after the predicted replay and after each env
-assertion, as upstream), ``toolkit`` / ``user_toolkit`` (objects whose methods env assertions
-call, by ``env_type`` "assistant" / "user").
+too), ``user_tool_kind(name)`` (kinds of the user's tools, so user writes are replayed too),
+``dispatch(name, arguments, requestor)`` (a tool call without the sync that ``execute`` does
+after live calls; gold actions use it, as upstream runs them with no sync in between),
+``sync() -> None`` (called once after the predicted replay and after each env assertion, as
+upstream), ``toolkit`` / ``user_toolkit`` (objects whose methods env assertions call, by
+``env_type`` "assistant" / "user"). The predicted replay goes through ``execute``, which for
+telecom syncs after each successful call like upstream's replay does.
 
 Deliberate choices where upstream is lenient or crashes (recorded in ``details``):
 a judge answer that is not a JSON object with a non-empty ``results`` list of
@@ -128,7 +132,7 @@ async def evaluate_episode(
     db_score, db_details, predicted_env = _db_check(domain, task, calls)
     components["DB"] = db_score
     details["DB"] = db_details
-    components["ENV_ASSERTION"], details["ENV_ASSERTION"] = _env_assertions(
+    components["ENV_ASSERTION"], details["ENV_ASSERTION"] = env_assertion_checks(
         predicted_env, criteria.env_assertions
     )
     components["COMMUNICATE"], details["COMMUNICATE"] = communicate_check(
@@ -262,15 +266,16 @@ def _run_gold_actions(
 ) -> list[dict[str, Any]]:
     """Run every gold action in order; failures change nothing and are only reported."""
     errors: list[dict[str, Any]] = []
+    dispatch = getattr(env, "dispatch", env.execute)
     for action in actions:
-        output = env.execute(action.name, clone(action.arguments), requestor=action.requestor)
+        output = dispatch(action.name, clone(action.arguments), requestor=action.requestor)
         if output.error:
             errors.append(
                 {
                     "action_id": action.action_id,
                     "name": action.name,
                     "requestor": action.requestor,
-                    "mutating": env.tool_kind(action.name) in ("write", None),
+                    "mutating": any_tool_kind(env, action.name) in ("write", None),
                     "error": _clip(output.content),
                 }
             )
@@ -283,7 +288,7 @@ def _replay_writes(env: EvaluableEnvironment, calls: list[TrajectoryCall]) -> di
     unknown: list[str] = []
     mismatches: list[dict[str, Any]] = []
     for call in calls:
-        kind = env.tool_kind(call.name)
+        kind = any_tool_kind(env, call.name)
         if kind is None:
             unknown.append(call.name)
             continue
@@ -313,12 +318,21 @@ def _parsed(content: str) -> Any:
         return content
 
 
+def any_tool_kind(env: EvaluableEnvironment, name: str) -> ToolKind | None:
+    """A tool's kind on either side (upstream looks a replayed name up in both toolkits)."""
+    kind = env.tool_kind(name)
+    hook = getattr(env, "user_tool_kind", None)
+    if kind is None and callable(hook):
+        kind = hook(name)
+    return kind
+
+
 def _user_db_hash(env: EvaluableEnvironment) -> str | None:
     hook = getattr(env, "user_db_hash", None)
     return hook() if callable(hook) else None
 
 
-def _env_assertions(
+def env_assertion_checks(
     env: EvaluableEnvironment, assertions: Sequence[EnvAssertion]
 ) -> tuple[float, list[dict[str, Any]]]:
     """Run each assertion function on the predicted environment's toolkit (user or agent)."""
