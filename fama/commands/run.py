@@ -62,9 +62,7 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--tasks-file", type=Path, help="tau2: a tasks.json replacing the set's")
     group.add_argument("--split", help="task split (base/train/test; default: all tasks)")
-    group.add_argument(
-        "--lang", choices=["en", "zh"], help="ACEBench language (default en)"
-    )
+    group.add_argument("--lang", choices=["en", "zh"], help="ACEBench language (default en)")
     group.add_argument(
         "--traits",
         help="tau-trait user traits, e.g. impatience=high,confusion=low "
