@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fama.envs.tau_trait.runtime import DomainTools, load_json_files
+from fama.envs.tau_trait.runtime import DomainTools, calculate_v1, load_json_files
 
 Data = dict[str, Any]
 ToolFn = TypeVar("ToolFn", bound=Callable[..., str])
@@ -47,12 +47,7 @@ def load_data(root: Path) -> Data:
 @upstream_named
 def calculate(data: Data, expression: str) -> str:
     """Evaluate an arithmetic expression, rounded to 2 decimals."""
-    if not all(char in "0123456789+-*/(). " for char in expression):
-        return "Error: invalid characters in expression"
-    try:
-        return str(round(float(eval(expression, {"__builtins__": None}, {})), 2))
-    except Exception as exc:
-        return f"Error: {exc}"
+    return calculate_v1(expression)
 
 
 @upstream_named

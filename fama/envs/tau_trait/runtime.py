@@ -201,3 +201,19 @@ class TauTraitEnvironment:
         if requestor != "assistant":
             return ToolOutput(f"Unknown action {name}", error=True)
         return self.domain.run_tool(self.data, name, arguments)
+
+
+def calculate_v1(expression: str) -> str:
+    """tau-bench v1 ``calculate``: arithmetic on ``0-9 + - * / ( ) .`` and spaces, rounded to 2.
+
+    Output and error texts are upstream's; the arithmetic is ``fama.envs.tau2.common``'s, which
+    walks the parsed expression instead of calling ``eval`` (huge powers fail at once).
+    """
+    from fama.envs.tau2.common import calculate_expression
+
+    if not all(char in "0123456789+-*/(). " for char in expression):
+        return "Error: invalid characters in expression"
+    try:
+        return calculate_expression(expression)
+    except Exception as exc:
+        return f"Error: {exc}"

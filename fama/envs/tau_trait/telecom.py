@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fama.envs.tau_trait.runtime import DomainTools, ToolFunction, load_json_files
+from fama.envs.tau_trait.runtime import DomainTools, ToolFunction, calculate_v1, load_json_files
 
 DATA_FILES = ("customers", "services", "devices", "billing", "support_tickets")
 TICKET_CATEGORIES = (
@@ -68,12 +68,7 @@ def load_data(root: Path) -> dict[str, Any]:
 
 def calculate(data: dict[str, Any], expression: str) -> str:
     """Evaluate an arithmetic expression (digits, + - * / ( ) . and spaces), rounded to 2."""
-    if not all(char in "0123456789+-*/(). " for char in expression):
-        return "Error: invalid characters in expression"
-    try:
-        return str(round(float(eval(expression, {"__builtins__": None}, {})), 2))
-    except Exception as exc:
-        return f"Error: {exc}"
+    return calculate_v1(expression)
 
 
 def think(data: dict[str, Any], thought: str) -> str:

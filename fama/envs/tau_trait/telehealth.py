@@ -12,16 +12,13 @@ upstream it refuses integer powers of more than 100,000 bits instead of hanging.
 
 from __future__ import annotations
 
-import ast
 import datetime
 import json
-import operator
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fama.envs.tau_trait.runtime import DomainTools, ToolFunction
+from fama.envs.tau_trait.runtime import DomainTools, ToolFunction, calculate_v1
 
 F = TypeVar("F", bound=Callable[..., str])
 
@@ -889,67 +886,10 @@ def think(data: dict[str, Any], thought: str) -> str:
     return ""
 
 
-_ALLOWED_CHARS = frozenset("0123456789+-*/(). ")
-_MAX_POWER_BITS = 100_000
-_BINARY_OPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-}
-_UNARY_OPS: dict[type[ast.unaryop], Callable[[Any], Any]] = {
-    ast.UAdd: operator.pos,
-    ast.USub: operator.neg,
-}
-
-
 @_tool("Calculate")
 def calculate(data: dict[str, Any], expression: str) -> str:
     """Arithmetic on digits, + - * / ( ) . and spaces, rounded to 2 decimals."""
-    if not all(char in _ALLOWED_CHARS for char in expression):
-        return "Error: invalid characters in expression"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = compile(expression, "<string>", "eval", ast.PyCF_ONLY_AST)
-        return str(round(float(_evaluate(tree)), 2))
-    except Exception as exc:
-        return f"Error: {exc}"
-
-
-def _evaluate(node: ast.AST) -> Any:
-    """Evaluate the AST an expression of ``_ALLOWED_CHARS`` can produce, as Python would."""
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Tuple):
-        return tuple(_evaluate(item) for item in node.elts)
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY_OPS:
-        return _UNARY_OPS[type(node.op)](_evaluate(node.operand))
-    if isinstance(node, ast.BinOp):
-        left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow):
-            return _power(left, right)
-        if type(node.op) in _BINARY_OPS:
-            return _BINARY_OPS[type(node.op)](left, right)
-    if isinstance(node, ast.Call):
-        func = _evaluate(node.func)
-        raise TypeError(f"'{type(func).__name__}' object is not callable")
-    raise ValueError(f"unsupported expression: {ast.dump(node)}")
-
-
-def _power(base: Any, exponent: Any) -> Any:
-    if (
-        isinstance(base, int)
-        and isinstance(exponent, int)
-        and exponent > 0
-        and abs(base) > 1
-        and exponent * abs(base).bit_length() > _MAX_POWER_BITS
-    ):
-        raise ValueError("exponent too large")
-    return operator.pow(base, exponent)
+    return calculate_v1(expression)
 
 
 WRITE_TOOLS = frozenset(
