@@ -99,13 +99,14 @@ def test_data_dir_resolution(
     monkeypatch.delenv("FAMA_DATA_DIR", raising=False)
     with pytest.raises(DataNotFoundError, match=r"--data-dir.*FAMA_TAU_TRAIT_DATA_DIR"):
         resolve_data_dir()
-    with pytest.raises(DataNotFoundError, match="does not exist"):
+    with pytest.raises(DataNotFoundError, match="does not exist or has none of telecom"):
         resolve_data_dir(tmp_path / "missing")
-    (tmp_path / "tau-trait").mkdir()
+    (tmp_path / "tau-trait" / "telecom").mkdir(parents=True)
     monkeypatch.setenv("FAMA_DATA_DIR", str(tmp_path / "tau2"))
     assert resolve_data_dir() == tmp_path / "tau-trait"
     monkeypatch.setenv("FAMA_TAU_TRAIT_DATA_DIR", str(tau_trait_data_dir))
     assert resolve_data_dir() == tau_trait_data_dir
+    (tmp_path / "telecom").mkdir()
     assert resolve_data_dir(tmp_path) == tmp_path
 
 

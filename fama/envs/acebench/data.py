@@ -9,14 +9,15 @@ database of every API class). Behaviour follows chenchen0103/ACEBench (MIT).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fama.envs.data_dirs import resolve_benchmark_dir
+from fama.envs.tau2.data import DataNotFoundError
+
 DATA_ENV = "FAMA_ACEBENCH_DATA_DIR"
-TAU2_DATA_ENV = "FAMA_DATA_DIR"
 
 Lang = Literal["en", "zh"]
 Category = Literal["multi_turn", "multi_step"]
@@ -25,7 +26,7 @@ CATEGORIES: tuple[Category, ...] = ("multi_turn", "multi_step")
 API_CLASSES = ("BaseApi", "MessageApi", "ReminderApi", "FoodPlatform", "Travel")
 
 
-class AceBenchDataError(FileNotFoundError):
+class AceBenchDataError(DataNotFoundError):
     """The ACEBench data (or one of its files) is missing or malformed."""
 
 
@@ -55,27 +56,9 @@ class AceTask:
 
 def resolve_data_dir(explicit: Path | str | None = None) -> Path:
     """The ACEBench folder: explicit, ``$FAMA_ACEBENCH_DATA_DIR``, or next to ``$FAMA_DATA_DIR``."""
-    if explicit is not None:
-        return _checked(Path(explicit), "the data_dir option")
-    from_env = os.environ.get(DATA_ENV)
-    if from_env:
-        return _checked(Path(from_env), f"${DATA_ENV}")
-    tau2 = os.environ.get(TAU2_DATA_ENV)
-    if tau2:
-        candidate = Path(tau2).parent / "acebench"
-        if (candidate / "data_en").is_dir():
-            return candidate
-    raise AceBenchDataError(
-        "ACEBench data not found. Pass --data-dir DIR (the folder holding data_en/, data_zh/, "
-        f"initial_state/), set {DATA_ENV}=DIR, or put it next to the tau2 data as "
-        f"<parent of ${TAU2_DATA_ENV}>/acebench."
+    return resolve_benchmark_dir(
+        explicit, folder="acebench", env_var=DATA_ENV, markers=("data_en", "data_zh")
     )
-
-
-def _checked(path: Path, source: str) -> Path:
-    if not (path / "data_en").is_dir() and not (path / "data_zh").is_dir():
-        raise AceBenchDataError(f"{source} points to {path}, which has no data_en/ or data_zh/")
-    return path
 
 
 def read_json_lines(path: Path) -> list[dict[str, Any]]:

@@ -12,15 +12,14 @@ stable because the task files are fixed lists; ``--task-ids`` also accepts a bar
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fama.envs.data_dirs import resolve_benchmark_dir
 from fama.envs.tau2.data import DataNotFoundError
 
 DATA_ENV = "FAMA_TAU_TRAIT_DATA_DIR"
-TAU2_DATA_ENV = "FAMA_DATA_DIR"
 FOLDER_NAME = "tau-trait"
 DOMAINS = ("telecom", "telehealth", "retail", "airline")
 DEFAULT_SPLIT = "test"
@@ -62,32 +61,9 @@ class TauTraitTask:
 
 
 def resolve_data_dir(explicit: Path | str | None = None) -> Path:
-    """The tau-trait data folder.
-
-    Order: ``explicit`` (``--data-dir``), ``$FAMA_TAU_TRAIT_DATA_DIR``, then
-    ``<parent of $FAMA_DATA_DIR>/tau-trait`` when that exists; otherwise a clear error.
-    """
-    if explicit is not None:
-        return _existing(Path(explicit), "--data-dir")
-    from_env = os.environ.get(DATA_ENV)
-    if from_env:
-        return _existing(Path(from_env), f"${DATA_ENV}")
-    tau2 = os.environ.get(TAU2_DATA_ENV)
-    if tau2:
-        sibling = Path(tau2).parent / FOLDER_NAME
-        if sibling.is_dir():
-            return sibling
-    raise DataNotFoundError(
-        "tau-trait data not found. Pass --data-dir DIR (the folder holding telecom/, "
-        f"telehealth/, retail/, airline/) or set {DATA_ENV}=DIR"
-        + (f" (also looked in {Path(tau2).parent / FOLDER_NAME})." if tau2 else ".")
-    )
-
-
-def _existing(path: Path, source: str) -> Path:
-    if not path.is_dir():
-        raise DataNotFoundError(f"tau-trait data folder {path} (from {source}) does not exist")
-    return path
+    """The tau-trait data folder: ``explicit`` (``--data-dir``), ``$FAMA_TAU_TRAIT_DATA_DIR``,
+    or ``<parent of $FAMA_DATA_DIR>/tau-trait``; otherwise a clear error."""
+    return resolve_benchmark_dir(explicit, folder=FOLDER_NAME, env_var=DATA_ENV, markers=DOMAINS)
 
 
 def available_splits(root: Path, domain: str) -> list[str]:
