@@ -200,5 +200,5 @@ def test_helpers() -> None:
         "user",
         "judge",
         "helpers",
-        "agent",
+        "helpers",
     ]

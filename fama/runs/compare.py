@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from fama.runs.metrics import is_success, pass_hat_k
-from fama.runs.report import token_role as report_token_role
+from fama.runs.report import token_role
 from fama.runs.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -48,19 +48,12 @@ EpisodeKey = tuple[str, str, int]  # (domain, task id, trial)
 TaskKey = tuple[str, str]  # (domain, task id)
 
 ROLES = ("agent", "helpers", "user", "judge")
-FAMA_NODES = frozenset({"orchestrator", "mitigation"})
 NON_DECISION_NODES = frozenset({"user", "user_tools", "tools"})
 SEQUENTIAL_HELPER_NODES = frozenset({"helper:decision_verifier"})
 
 
 class CompareError(ValueError):
     """The runs cannot be compared (fewer than two, or nothing in common)."""
-
-
-def token_role(node: str) -> str:
-    """The accounting role of an LLM call: agent, helpers, user or judge."""
-    role = report_token_role(node)
-    return "helpers" if role == "agent" and node in FAMA_NODES else role
 
 
 # ------------------------------------------------------------------------------ data model

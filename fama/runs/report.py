@@ -10,8 +10,8 @@ How failed episodes count (documented choice):
 Both are always reported, together with the number of excluded episodes.
 
 Token roles are derived from the LLM call's node name: ``user`` -> user simulator,
-``judge``/``nl_judge`` -> NL-assertion judge, ``helper:<name>`` -> FAMA helpers, anything
-else (``agent`` and FAMA's orchestration nodes) -> agent.
+``judge``/``nl_judge`` -> NL-assertion judge, ``helper:<name>`` and FAMA's ``orchestrator`` /
+``mitigation`` -> FAMA helpers, anything else -> agent.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def token_role(node: str) -> str:
         return "user"
     if node.startswith(("judge", "nl_judge")):
         return "judge"
-    if node.startswith("helper:"):
+    if node.startswith("helper:") or node in ("orchestrator", "mitigation"):
         return "helpers"
     return "agent"
 
