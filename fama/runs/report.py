@@ -17,12 +17,12 @@ Token roles are derived from the LLM call's node name: ``user`` -> user simulato
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fama.runs.metrics import is_success, pass_hat_k
+from fama.runs.stats import percentile
 from fama.runs.store import FAILED_STATUSES, EpisodeRecord, RunStore
 
 ROLES = ("agent", "user", "judge", "helpers")
@@ -37,16 +37,6 @@ def token_role(node: str) -> str:
     if node.startswith("helper:") or node in ("orchestrator", "mitigation"):
         return "helpers"
     return "agent"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between closest ranks."""
-    if not values:
-        raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low, high = math.floor(pos), math.ceil(pos)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def _mean(values: Sequence[float]) -> float | None:
