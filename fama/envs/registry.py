@@ -7,6 +7,7 @@ benchmark needs, and builds the per-episode executor (environment, user simulato
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,11 @@ class LoadedBenchmark:
     config: dict[str, Any]  # benchmark entries of the run configuration
     loop_defaults: dict[str, Any]  # episode-loop options the benchmark needs
     make_executor: Callable[[ExecutorParts], GraphEpisodeExecutor]
+
+
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of a text (references of data-provided prompts, task digests)."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def parse_env(env: str) -> tuple[str, str]:

@@ -10,7 +10,6 @@ Behaviour follows chenchen0103/ACEBench (MIT).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -37,7 +36,7 @@ from fama.envs.acebench.users import (
     render_user_system_prompt,
     user_prompt,
 )
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark
+from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
 
 if TYPE_CHECKING:
     from fama.envs.acebench.environment import AceBenchEnvironment
@@ -59,7 +58,7 @@ LOOP_DEFAULTS: dict[str, Any] = {
 def tasks_digest(tasks: Sequence[AceTask]) -> str:
     """A digest of the selected tasks, so a resumed run can tell they did not change."""
     dumped = json.dumps([asdict(t) for t in tasks], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(dumped.encode()).hexdigest()
+    return sha256_text(dumped)
 
 
 def initial_messages(task: AceTask) -> list[AnyMessage]:

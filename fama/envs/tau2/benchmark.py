@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark
+from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
 
 if TYPE_CHECKING:
     from fama.envs.tau2.tasks import Task
     from fama.runs.runner import GraphEpisodeExecutor
-
-
-def sha256_text(text: str) -> str:
-    """Hex SHA-256 of a text (prompt references)."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def tasks_digest(tasks: Sequence[Task]) -> str:

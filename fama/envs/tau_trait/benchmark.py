@@ -11,7 +11,6 @@ is tau-bench v1's (``fama.envs.tau_trait.reward``). Behaviour follows collinear-
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib
 import json
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark
+from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
 from fama.envs.tau_trait.data import DOMAINS, TauTraitTask, load_tasks, resolve_data_dir
 from fama.envs.tau_trait.runtime import DomainTools, TauTraitDomain, TauTraitEnvironment
 from fama.envs.tau_trait.traits import format_traits, validate_traits
@@ -35,11 +34,6 @@ if TYPE_CHECKING:
 AGENT_PROMPT = "tau_bench_agent"
 MAX_AGENT_TURNS = 30
 NO_ERROR_LIMIT = 10_000  # larger than any 30-turn episode can produce in practice
-
-
-def sha256_text(text: str) -> str:
-    """Hex SHA-256 of a text (prompt and data references)."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def tasks_digest(tasks: Sequence[TauTraitTask]) -> str:
