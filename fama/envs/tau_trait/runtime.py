@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fama.envs.base import ToolKind, ToolOutput
+from fama.envs.tau2.common import calculate_expression
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -209,8 +210,6 @@ def calculate_v1(expression: str) -> str:
     Output and error texts are upstream's; the arithmetic is ``fama.envs.tau2.common``'s, which
     walks the parsed expression instead of calling ``eval`` (huge powers fail at once).
     """
-    from fama.envs.tau2.common import calculate_expression
-
     if not all(char in "0123456789+-*/(). " for char in expression):
         return "Error: invalid characters in expression"
     try:
