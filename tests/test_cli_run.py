@@ -281,3 +281,4 @@ def test_local_models_are_served_once_and_stopped(
     with RunStore(tmp_path / "runs.sqlite") as store:
         config = store.load_run("e2e").config
     assert config["model"] == "local:tiny" and config["base_url"] is None
+    assert config["user_style"] == "transcript"  # the default for local user models

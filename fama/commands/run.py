@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fama.nodes.user_transcript import USER_STYLES, default_user_style
 from fama.paths import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -67,6 +68,12 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
         "--traits",
         help="tau-trait user traits, e.g. impatience=high,confusion=low "
         "(impatience, confusion, skeptical, incoherence; low|medium|high)",
+    )
+    group.add_argument(
+        "--solo",
+        action="store_true",
+        help="tau2:telecom solo mode: no user, the agent works the task's ticket alone "
+        "(official solo rules and scoring)",
     )
     group.add_argument(
         "--task-ids",
@@ -116,6 +123,13 @@ def register(subparsers: Any) -> None:
     models = parser.add_argument_group("models (provider:model, e.g. openai:gpt-4o, local:NAME)")
     models.add_argument("--model", required=True, help="agent model")
     models.add_argument("--user-model", help="user simulator model (default: --model)")
+    models.add_argument(
+        "--user-style",
+        choices=USER_STYLES,
+        help="user simulator prompt: chat (official role-flipped chat) or transcript "
+        "(Agent:/Customer: lines, for small models; tau2 retail/airline); default: "
+        "transcript for local: user models, else chat",
+    )
     judge = models.add_mutually_exclusive_group()
     judge.add_argument("--judge-model", help="NL-assertion judge (default: --user-model)")
     judge.add_argument(
@@ -265,6 +279,7 @@ def load_selected(args: argparse.Namespace) -> LoadedBenchmark:
         task_set=args.task_set,
         lang=args.lang or "en",
         traits=parse_traits(args.traits),
+        solo=bool(getattr(args, "solo", False)),
     )
     try:
         loaded = load_benchmark(args.env, options)
@@ -273,6 +288,19 @@ def load_selected(args: argparse.Namespace) -> LoadedBenchmark:
     if not loaded.tasks:
         raise UsageError("no tasks selected")
     return loaded
+
+
+def resolve_user_style(args: argparse.Namespace, loaded: LoadedBenchmark, user_model: str) -> str:
+    """The user style of the run: ``--user-style``, else the default for the user model when
+    the benchmark supports it, else the benchmark's own (``none`` when it has no user)."""
+    styles = loaded.user_styles
+    asked = getattr(args, "user_style", None)
+    if asked is not None:
+        if asked not in styles:
+            raise UsageError(f"--user-style {asked}: {loaded.env} supports {', '.join(styles)}")
+        return str(asked)
+    preferred = default_user_style(user_model)
+    return preferred if preferred in styles else styles[0]
 
 
 def loop_options(args: argparse.Namespace, loaded: LoadedBenchmark) -> dict[str, Any]:
@@ -290,6 +318,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
 
     from fama.envs.registry import ExecutorParts
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
+    from fama.envs.tau2.user_scenario import TRANSCRIPT_PROMPT
     from fama.nodes.llm_call import RetryPolicy
     from fama.prompts.registry import load_prompt
     from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs, trial_seeds
@@ -304,7 +333,10 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     task_ids = [loaded.task_id(t) for t in loaded.tasks]
     loop = loop_options(args, loaded)
     specs = _model_specs(args)
-    uses_judge = loaded.env.startswith("tau2:")
+    user_style = resolve_user_style(args, loaded, _require(specs["user"]).model)
+    if loaded.config.get("solo") and args.agent == "react":
+        raise UsageError("--solo needs a function-calling agent (--agent fc or fama)")
+    uses_judge = loaded.env.startswith("tau2:") and user_style != "none"
     if not uses_judge:
         specs["judge"] = None
     warning = (
@@ -331,6 +363,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         "base_url": specs["agent"].base_url if specs["agent"] else None,
         "user_model": specs["user"].model if specs["user"] else None,
         "user_base_url": specs["user"].base_url if specs["user"] else None,
+        "user_style": user_style,
         "judge_model": specs["judge"].model if specs["judge"] else None,
         "judge_base_url": specs["judge"].base_url if specs["judge"] else None,
         "no_judge": args.no_judge,
@@ -352,6 +385,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     refs = [
         *agent.prompt_refs,
         *([load_prompt(JUDGE_PROMPT).ref] if specs["judge"] is not None else []),
+        *([load_prompt(TRANSCRIPT_PROMPT).ref] if user_style == "transcript" else []),
         *loaded.data_refs,
     ]
     with RunStore(args.db) as store, ExitStack() as stack:
@@ -381,6 +415,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
                     judge_model_name=config["judge_model"] or "",
                     retry=RetryPolicy(),
                     context_options=loop,
+                    user_style=user_style,
                 )
             )
             try:
@@ -487,6 +522,7 @@ _COMMAND_OPTIONS = (
     "split",
     "lang",
     "traits",
+    "solo",
     "task_ids",
     "trials",
     "agent",
@@ -497,6 +533,7 @@ _COMMAND_OPTIONS = (
     "tool_call_mode",
     "model",
     "user_model",
+    "user_style",
     "judge_model",
     "no_judge",
     "base_url",

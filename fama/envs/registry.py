@@ -40,6 +40,9 @@ ENVIRONMENTS: tuple[str, ...] = (
     "tau-trait:telehealth",
 )
 
+# environments with a user-free solo mode (--solo)
+SOLO_ENVIRONMENTS: tuple[str, ...] = ("tau2:telecom",)
+
 
 @dataclass(frozen=True)
 class BenchmarkOptions:
@@ -52,6 +55,7 @@ class BenchmarkOptions:
     task_set: str = "current"  # tau2 only: current | legacy
     lang: str = "en"  # acebench only: en | zh
     traits: dict[str, str] = field(default_factory=dict)  # tau-trait: trait -> low|medium|high
+    solo: bool = False  # tau2 telecom only: the agent works the ticket alone (solo mode)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class ExecutorParts:
     judge_model_name: str
     retry: RetryPolicy
     context_options: Mapping[str, Any]  # loop options of the run (max_steps, ...)
+    user_style: str = "chat"  # user simulator prompt style (one of the benchmark's user_styles)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class LoadedBenchmark:
     config: dict[str, Any]  # benchmark entries of the run configuration
     loop_defaults: dict[str, Any]  # episode-loop options the benchmark needs
     make_executor: Callable[[ExecutorParts], GraphEpisodeExecutor]
+    user_styles: tuple[str, ...] = ("chat",)  # user simulator styles it supports (first: none)
 
 
 def sha256_text(text: str) -> str:
@@ -99,8 +105,11 @@ def parse_env(env: str) -> tuple[str, str]:
 def load_benchmark(env: str, options: BenchmarkOptions | None = None) -> LoadedBenchmark:
     """Load the benchmark domain named by ``env`` with ``options``."""
     benchmark, domain = parse_env(env)
+    options = options or BenchmarkOptions()
+    if options.solo and env not in SOLO_ENVIRONMENTS:
+        raise ValueError(f"solo mode is for {', '.join(SOLO_ENVIRONMENTS)} only, not {env}")
     module = importlib.import_module(ADAPTERS[benchmark])
-    loaded: LoadedBenchmark = module.load_benchmark(domain, options or BenchmarkOptions())
+    loaded: LoadedBenchmark = module.load_benchmark(domain, options)
     return loaded
 
 
@@ -117,6 +126,7 @@ def options_from_config(
         task_set=config.get("task_set") or "current",
         lang=config.get("lang") or "en",
         traits=dict(config.get("traits") or {}),
+        solo=bool(config.get("solo")),
     )
 
 

@@ -76,6 +76,7 @@ class EpisodeContext:
     agent_stop_phrases: tuple[str, ...] = ()
     terminal_tools: frozenset[str] = frozenset()
     max_agent_turns: int | None = None
+    tool_choice: Literal["auto", "required"] = "auto"  # "required": tau2 solo mode
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.max_errors < 1:
@@ -156,8 +157,8 @@ class EpisodeContext:
 
     @cached_property
     def bound_agent_model(self) -> Runnable[Any, Any]:
-        """The agent model with the tools bound, ``tool_choice="auto"`` (bound once)."""
-        return self.agent_model.bind_tools(self.agent_tools, tool_choice="auto")
+        """The agent model with the tools bound with ``tool_choice`` (bound once)."""
+        return self.agent_model.bind_tools(self.agent_tools, tool_choice=self.tool_choice)
 
 
 def _phrases(name: str, value: Any) -> tuple[str, ...]:

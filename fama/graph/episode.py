@@ -54,7 +54,10 @@ R = TypeVar("R")
 
 
 def route_start(state: EpisodeLoopState) -> Literal["user", "agent", "tools", "user_tools"]:
-    """Who speaks first, given the history (normally the greeting, so the user)."""
+    """Who speaks first, given the history (normally the greeting, so the user; no history
+    at all, as in tau2 solo mode: the agent)."""
+    if not state["messages"]:
+        return "agent"
     last = state["messages"][-1]
     if isinstance(last, AIMessage):
         return "tools" if last.tool_calls or last.invalid_tool_calls else "user"
@@ -161,11 +164,12 @@ def initial_state(
 ) -> EpisodeLoopState:
     """The graph input: the history (or the greeting) with zeroed counters.
 
+    ``None`` starts with the greeting, an empty history with the agent (tau2 solo mode).
     A history ending with a user text message containing one of ``stop_tokens`` is already
     over (``user_stop``).
     """
     messages: list[AnyMessage] = (
-        list(initial_messages) if initial_messages else [AIMessage(content=GREETING)]
+        list(initial_messages) if initial_messages is not None else [AIMessage(content=GREETING)]
     )
     state: EpisodeLoopState = {
         "messages": messages,
@@ -180,7 +184,7 @@ def initial_state(
         "agent_issues": [],
         "guidance": [],
     }
-    last = messages[-1]
+    last = messages[-1] if messages else None
     if (
         isinstance(last, HumanMessage)
         and not is_user_tool_call(last)

@@ -31,6 +31,7 @@ from langchain_core.messages import (
 from fama.graph.state import LLMCall, Termination
 from fama.graph.views import count_agent_messages, is_user_tool_call, user_tool_call_message
 from fama.nodes.llm_call import RetryPolicy, call_model
+from fama.nodes.user_transcript import UserStyle, clean_transcript_reply, transcript_prompt
 from fama.trajectory import MessageRecord, to_records
 
 if TYPE_CHECKING:
@@ -116,6 +117,8 @@ class LLMUserSimulator:
     (``empty_retries`` times); a simulator that keeps answering nothing raises
     ``UserSimulatorError``, which ends the episode as an infrastructure error. A leading
     ``<think>...</think>`` block (reasoning models) is not part of the message.
+    ``style="transcript"`` sends the conversation as one transcript message instead of the
+    role-flipped chat (see ``fama.nodes.user_transcript``).
     """
 
     def __init__(
@@ -126,8 +129,10 @@ class LLMUserSimulator:
         retries: RetryPolicy | None = None,
         empty_retries: int = 2,
         tools: Sequence[BaseTool] = (),
+        style: UserStyle = "chat",
     ) -> None:
         self.model = model
+        self.style = style
         self.system_prompt = system_prompt
         self.retries = retries or RetryPolicy()
         self.empty_retries = empty_retries
@@ -138,13 +143,22 @@ class LLMUserSimulator:
 
     async def respond(self, history: list[MessageRecord]) -> tuple[HumanMessage, list[LLMCall]]:
         """Ask the model for the user's next message."""
-        prompt = [SystemMessage(content=self.system_prompt), *user_view(history)]
+        transcript = self.style == "transcript"
+        prompt = (
+            transcript_prompt(self.system_prompt, history)
+            if transcript
+            else [SystemMessage(content=self.system_prompt), *user_view(history)]
+        )
         calls: list[LLMCall] = []
         for _ in range(self.empty_retries + 1):
             reply, call = await call_model(
                 self._runnable, prompt, node="user", retries=self.retries
             )
             calls.append(call)
+            if transcript:
+                reply = reply.model_copy(
+                    update={"content": clean_transcript_reply(_reply_text(reply))}
+                )
             message = user_message(reply, f"user_{len(history)}")
             if message is not None:
                 return message, calls

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from fama.graph.episode import EpisodeResult
     from fama.nodes.llm_call import RetryPolicy
     from fama.nodes.user_simulator import UserSimulator
+    from fama.nodes.user_transcript import UserStyle
 
 OFFICIAL_SEED = 300
 
@@ -455,14 +456,19 @@ def tau2_executor(
     user_guidelines: str,
     context_options: Mapping[str, Any] | None = None,
     retry: RetryPolicy | None = None,
+    user_style: UserStyle = "chat",
 ) -> GraphEpisodeExecutor:
     """The executor of tau2 episodes: fresh env per task, LLM user, official scoring.
 
     The user simulator gets the environment's user tools, if any (telecom's phone).
     ``retry`` (default: ``RetryPolicy()``) applies to the agent, user and judge model calls.
+    ``user_style="transcript"`` gives the user the transcript prompt (single-control domains).
     """
     from fama.envs.tau2.evaluation import evaluate_episode
-    from fama.envs.tau2.user_scenario import render_user_system_prompt
+    from fama.envs.tau2.user_scenario import (
+        render_transcript_user_prompt,
+        render_user_system_prompt,
+    )
     from fama.nodes.env_tools import env_user_tools
     from fama.nodes.llm_call import RetryPolicy
     from fama.nodes.user_simulator import LLMUserSimulator
@@ -470,6 +476,10 @@ def tau2_executor(
     policy = retry or RetryPolicy()
 
     def make_user(task: Any, env: ToolEnvironment) -> UserSimulator:
+        if user_style == "transcript":
+            return LLMUserSimulator(
+                user_model, render_transcript_user_prompt(task), retries=policy, style="transcript"
+            )
         return LLMUserSimulator(
             user_model,
             render_user_system_prompt(task, user_guidelines),

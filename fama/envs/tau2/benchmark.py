@@ -20,11 +20,19 @@ def tasks_digest(tasks: Sequence[Task]) -> str:
 
 
 def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
-    """A tau2 domain with its tasks; telecom's user gets the phone tools and their guidelines."""
+    """A tau2 domain with its tasks; telecom's user gets the phone tools and their guidelines.
+
+    ``options.solo`` (telecom): the solo mode of ``fama.envs.tau2.solo`` (no user).
+    """
     from fama.envs.tau2.data import resolve_data_dir
     from fama.envs.tau2.environment import load_domain
     from fama.envs.tau2.tasks import load_tasks
     from fama.envs.tau2.user_scenario import load_user_guidelines
+
+    if options.solo:
+        from fama.envs.tau2.solo import load_solo_benchmark
+
+        return load_solo_benchmark(options)
 
     data_dir = resolve_data_dir(options.data_dir)
     tasks = load_tasks(
@@ -51,6 +59,7 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
             user_guidelines=guidelines,
             context_options=parts.context_options,
             retry=parts.retry,
+            user_style="transcript" if parts.user_style == "transcript" else "chat",
         )
 
     return LoadedBenchmark(
@@ -76,4 +85,5 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         },
         loop_defaults={},
         make_executor=make_executor,
+        user_styles=("chat",) if loaded.has_user_tools else ("chat", "transcript"),
     )

@@ -8,6 +8,8 @@ from textwrap import indent
 from fama.envs.tau2.data import read_text
 from fama.envs.tau2.tasks import StructuredInstructions, Task, UserScenario
 
+TRANSCRIPT_PROMPT = "tau2_user_transcript"
+
 
 def load_user_guidelines(data_dir: Path, with_tools: bool = False) -> str:
     """The user-simulation guidelines (the ``_tools`` variant when the user has tools)."""
@@ -19,6 +21,13 @@ def render_user_system_prompt(task: Task, guidelines_text: str) -> str:
     """The official user-simulator system prompt for a task."""
     scenario = render_scenario(task.user_scenario)
     return f"{guidelines_text}\n\n<scenario>\n{scenario}\n</scenario>"
+
+
+def render_transcript_user_prompt(task: Task) -> str:
+    """The transcript-style user system prompt for a task (``tau2_user_transcript``)."""
+    from fama.prompts.registry import load_prompt
+
+    return load_prompt(TRANSCRIPT_PROMPT).render(scenario=render_scenario(task.user_scenario))
 
 
 def render_scenario(scenario: UserScenario) -> str:
