@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:  # type-only: keeps ``fama <command> --help`` free of LangChain imports
-    from fama.graph.state import LLMCall, NodeTiming
-    from fama.trajectory import InvalidToolCallRecord, MessageRecord, ToolCallRecord
+    from fama.core.state import LLMCall, NodeTiming
+    from fama.core.trajectory import InvalidToolCallRecord, MessageRecord, ToolCallRecord
 
 EpisodeStatus = Literal["done", "infrastructure_error", "error"]
 RunStatus = Literal["running", "finished", "interrupted", "failed"]

@@ -6,11 +6,22 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
+from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from langchain_core.language_models import BaseChatModel
+
+    from fama.core.env import ToolEnvironment
+    from fama.core.retry import RetryPolicy
+    from fama.core.scoring import RewardInfo
+    from fama.core.users import UserSimulator
+    from fama.envs.tau2.environment import Tau2Domain
     from fama.envs.tau2.tasks import Task
-    from fama.runs.runner import GraphEpisodeExecutor
+    from fama.graph.episode import EpisodeResult
+    from fama.runs.runner import AgentSetup, GraphEpisodeExecutor
 
 
 def tasks_digest(tasks: Sequence[Task]) -> str:
@@ -39,8 +50,6 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
     guidelines = load_user_guidelines(data_dir, with_tools=loaded.has_user_tools)
 
     def make_executor(parts: ExecutorParts) -> GraphEpisodeExecutor:
-        from fama.runs.runner import tau2_executor
-
         return tau2_executor(
             loaded,
             agent=parts.agent,
@@ -76,4 +85,60 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         },
         loop_defaults={},
         make_executor=make_executor,
+    )
+
+
+def tau2_executor(
+    domain: Tau2Domain,
+    *,
+    agent: AgentSetup,
+    agent_model: BaseChatModel,
+    user_model: BaseChatModel,
+    judge_model: BaseChatModel | None,
+    judge_model_name: str,
+    user_guidelines: str,
+    context_options: Mapping[str, Any] | None = None,
+    retry: RetryPolicy | None = None,
+) -> GraphEpisodeExecutor:
+    """The executor of tau2 episodes: fresh env per task, LLM user, official scoring.
+
+    The user simulator gets the environment's user tools, if any (telecom's phone).
+    ``retry`` (default: ``RetryPolicy()``) applies to the agent, user and judge model calls.
+    """
+    from fama.core.retry import RetryPolicy
+    from fama.envs.tau2.evaluation import evaluate_episode
+    from fama.envs.tau2.user_scenario import render_user_system_prompt
+    from fama.envs.user_simulator import LLMUserSimulator
+    from fama.nodes.env_tools import env_user_tools
+    from fama.runs.runner import GraphEpisodeExecutor
+
+    policy = retry or RetryPolicy()
+
+    def make_user(task: Any, env: ToolEnvironment) -> UserSimulator:
+        return LLMUserSimulator(
+            user_model,
+            render_user_system_prompt(task, user_guidelines),
+            retries=policy,
+            tools=env_user_tools(env),
+        )
+
+    async def evaluate(task: Any, env: ToolEnvironment, result: EpisodeResult) -> RewardInfo:
+        """Official scoring (it replays the trajectory on fresh state; ``env`` is not read)."""
+        return await evaluate_episode(
+            domain,
+            task,
+            result.records,
+            result.termination,
+            judge=judge_model,
+            judge_model_name=judge_model_name,
+            judge_retries=policy,
+        )
+
+    return GraphEpisodeExecutor(
+        make_env=domain.new_environment,
+        make_user=make_user,
+        agent_model=agent_model,
+        agent=agent,
+        evaluate=evaluate,
+        context_options={"retry": policy, **(context_options or {})},
     )
