@@ -25,17 +25,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from fama.benchmarks.tau2 import tau2_executor
 from fama.envs.tau2.environment import Tau2Domain, load_domain
 from fama.envs.tau2.tasks import Task, load_tasks
 from fama.envs.tau2.user_scenario import load_user_guidelines, render_user_system_prompt
-from fama.runs.runner import (
-    GraphEpisodeExecutor,
-    RunSummary,
-    agent_setup,
-    plan_jobs,
-    run_jobs,
-    tau2_executor,
-)
+from fama.runs.runner import GraphEpisodeExecutor, RunSummary, agent_setup, plan_jobs, run_jobs
 from fama.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,13 +12,13 @@ __version__ = "0.1.0"
 __all__ = ["FamaConfig", "build_fama_decision_graph", "build_fama_graph"]
 
 if TYPE_CHECKING:
-    from fama.fama_config import FamaConfig
+    from fama.core.fama_config import FamaConfig
     from fama.graph.fama_graph import build_fama_decision_graph, build_fama_graph
 
 _LAZY = {
     "build_fama_graph": "fama.graph.fama_graph",
     "build_fama_decision_graph": "fama.graph.fama_graph",
-    "FamaConfig": "fama.fama_config",
+    "FamaConfig": "fama.core.fama_config",
 }
 
 

@@ -8,10 +8,10 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langchain_core.tools import BaseTool, StructuredTool
 
-from fama.envs.base import ToolKind, ToolOutput
-from fama.graph.context import EpisodeContext
-from fama.nodes.llm_call import RetryPolicy
-from fama.nodes.user_simulator import ScriptedLine, ScriptedUser
+from fama.core.context import EpisodeContext
+from fama.core.env import ToolKind, ToolOutput
+from fama.core.retry import RetryPolicy
+from fama.envs.user_simulator import ScriptedLine, ScriptedUser
 from tests.fakes import Reply, ScriptedChatModel
 
 POLICY = "Only change a price when the user confirms. Never sell below 1 dollar."

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from fama.envs.acebench.benchmark import load_benchmark
+from fama.benchmarks.acebench import load_benchmark
+from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark
+from fama.core.retry import RetryPolicy
 from fama.envs.acebench.users import NO_QUESTIONS, FixedReplyUser, render_user_system_prompt
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark
-from fama.nodes.llm_call import RetryPolicy
 from fama.prompts.registry import load_prompt
 from fama.runs.runner import EpisodeJob, EpisodeOutcome, agent_setup
 from tests.fakes import ScriptedChatModel

@@ -17,9 +17,9 @@ from langchain_core.messages import (
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from fama.graph.context import EpisodeContext, EpisodeLoopState
+from fama.core.context import EpisodeContext, EpisodeLoopState
+from fama.core.state import Guidance
 from fama.graph.episode import GREETING, run_episode
-from fama.graph.state import Guidance
 from fama.nodes.env_tools import execute_tool_calls, tools_node
 from fama.nodes.fc_agent import DECISION_NOTE_ID, fc_agent_node, render_guidance
 from fama.nodes.react_agent import (

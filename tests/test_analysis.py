@@ -24,14 +24,14 @@ from fama.analysis.mitigation import (
     is_minimal_cover,
     normalise_helper_names,
 )
-from fama.analysis.pipeline import AnalysisSettings, analyze_episodes, run_analysis_graph
 from fama.analysis.proposals import merge_proposals, similar, slugify
 from fama.analysis.render import render_evaluation, render_transcript
 from fama.analysis.schemas import AnalystAnswer, Proposal, ProposerAnswer, Recommendation
-from fama.categories import SEED_CATEGORIES, SEED_CATEGORY_IDS
+from fama.core.categories import SEED_CATEGORIES, SEED_CATEGORY_IDS
+from fama.core.trajectory import MessageRecord
 from fama.graph.analysis_graph import build_analysis_graph
 from fama.helpers.registry import HELPERS, minimal_cover, registry_order
-from fama.trajectory import MessageRecord
+from fama.runs.analysis import AnalysisSettings, analyze_episodes, run_analysis_graph
 from tests.fakes import ScriptedChatModel
 
 POLICY = "Before any write action, list the details and obtain explicit user confirmation (yes)."

@@ -15,10 +15,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from fama.cli import main
 from fama.commands import run as run_command_module
+from fama.core.fama_config import FamaConfig
 from fama.envs.tau2.tasks import load_tasks
 from fama.envs.tau2.user_scenario import load_user_guidelines
-from fama.fama_config import FamaConfig
-from fama.models import ModelSpec
+from fama.llm.models import ModelSpec
 from fama.runs.report import build_report
 from fama.runs.store import RunStore
 from tests.fakes import ScriptedChatModel

@@ -9,10 +9,10 @@ import openai
 import pytest
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
 
-from fama.graph.context import EpisodeContext, EpisodeLoopState
+from fama.core.context import EpisodeContext, EpisodeLoopState
+from fama.core.retry import RetryPolicy
+from fama.envs.user_simulator import LLMUserSimulator
 from fama.graph.episode import GREETING, build_episode_graph, run_episode
-from fama.nodes.llm_call import RetryPolicy
-from fama.nodes.user_simulator import LLMUserSimulator
 from tests.fake_env import FakeShopEnv, make_context, tool_call
 from tests.fakes import ScriptedChatModel
 

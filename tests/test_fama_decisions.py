@@ -7,11 +7,11 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from fama.fama_config import FamaMode
+from fama.core.fama_config import FamaMode
+from fama.core.fama_state import FamaContext
+from fama.core.state import FamaDecision
 from fama.graph.episode import compiled_episode_graph, initial_state, run_episode
 from fama.graph.fama_graph import build_fama_graph, episode_delta, make_fama_agent_node
-from fama.graph.state import FamaDecision
-from fama.helpers.state import FamaContext
 from tests.fakes import ScriptedChatModel
 from tests.test_fama_graph import (
     ASK,

@@ -15,8 +15,11 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMes
 from langchain_core.tools import BaseTool, StructuredTool, tool
 
 from fama.commands import graph as graph_command
-from fama.envs.base import ToolKind, ToolOutput
-from fama.fama_config import FamaConfig, FamaMode
+from fama.core.env import ToolKind, ToolOutput
+from fama.core.fama_config import FamaConfig, FamaMode
+from fama.core.fama_state import FamaContext, FamaState
+from fama.core.retry import RetryPolicy
+from fama.envs.user_simulator import ScriptedUser
 from fama.graph.episode import EpisodeResult, run_episode
 from fama.graph.fama_graph import (
     VERIFIER,
@@ -25,12 +28,9 @@ from fama.graph.fama_graph import (
     fama_prompt_refs,
     make_fama_agent_node,
 )
-from fama.helpers.state import FamaContext, FamaState
 from fama.nodes.fc_agent import DECISION_NOTE_ID
-from fama.nodes.llm_call import RetryPolicy
 from fama.nodes.mitigation import active_helpers, helper_node_name, select_dynamic
 from fama.nodes.orchestrator import Signal, detect_signals
-from fama.nodes.user_simulator import ScriptedUser
 from tests.fakes import ScriptedChatModel
 from tests.test_helpers import ORDER
 

@@ -9,10 +9,11 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
-from fama.categories import SEED_CATEGORY_IDS
-from fama.envs.base import ToolKind
+from fama.core.categories import SEED_CATEGORY_IDS
+from fama.core.env import ToolKind
+from fama.core.fama_config import FamaConfig
+from fama.core.retry import RetryPolicy
 from fama.envs.tau2.retail import RetailTools
-from fama.fama_config import FamaConfig
 from fama.helpers import (
     constraints_extractor,
     decision_verifier,
@@ -23,9 +24,8 @@ from fama.helpers import (
 )
 from fama.helpers.base import HelperEnv, HelperInput, guidance
 from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, minimal_cover, registry_order
-from fama.helpers.state import helper_params
+from fama.helpers.settings import helper_params
 from fama.helpers.text import bm25, clip, stem, tokens
-from fama.nodes.llm_call import RetryPolicy
 from tests.fakes import ScriptedChatModel
 
 # A realistic (made-up) retail order, as get_order_details returns it.

@@ -11,16 +11,16 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, StructuredTool
 
-from fama.envs.base import ToolOutput
-from fama.envs.scoring import RewardInfo
-from fama.graph.context import EpisodeContext
+from fama.core.context import EpisodeContext
+from fama.core.env import ToolOutput
+from fama.core.retry import RetryPolicy
+from fama.core.scoring import RewardInfo
+from fama.core.trajectory import from_record, to_records
+from fama.core.views import agent_view, user_tool_call_message
+from fama.envs.user_simulator import LLMUserSimulator
 from fama.graph.episode import GREETING, EpisodeResult, run_episode
-from fama.graph.views import agent_view, user_tool_call_message
 from fama.nodes.env_tools import env_user_tools, execute_tool_calls
-from fama.nodes.llm_call import RetryPolicy
-from fama.nodes.user_simulator import LLMUserSimulator
 from fama.runs.runner import AgentSetup, EpisodeJob, GraphEpisodeExecutor, agent_setup
-from fama.trajectory import from_record, to_records
 from tests.fake_env import FakeShopEnv, make_context, tool_call
 from tests.fakes import Reply, ScriptedChatModel
 

@@ -8,14 +8,14 @@ import openai
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from fama.models import ModelConfigError, ModelSpec, resolve_chat_model
-from fama.nodes.llm_call import (
+from fama.llm.call import (
     ModelUnavailableError,
     RetryPolicy,
     call_model,
     is_transient,
     model_label,
 )
+from fama.llm.models import ModelConfigError, ModelSpec, resolve_chat_model
 from tests.fakes import ScriptedChatModel
 
 # langchain-openai probes socket options (no connection) when a ChatOpenAI is built.

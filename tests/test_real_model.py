@@ -66,7 +66,7 @@ def server() -> Iterator[LocalServer]:
 
 @pytest.fixture(scope="module")
 def chat_model(server: LocalServer) -> BaseChatModel:
-    from fama.models import ModelSpec, resolve_chat_model
+    from fama.llm.models import ModelSpec, resolve_chat_model
 
     return resolve_chat_model(ModelSpec(model=MODEL, base_url=server.base_url, max_tokens=256))
 
@@ -94,7 +94,7 @@ def _tools() -> list[Any]:
 
 
 async def test_native_or_repaired_tool_call_round_trip(chat_model: BaseChatModel) -> None:
-    from fama.nodes.tool_call_repair import recover_tool_calls
+    from fama.llm.tool_call_repair import recover_tool_calls
 
     tools = _tools()
     bound = chat_model.bind_tools(tools, tool_choice="auto")
@@ -124,7 +124,7 @@ async def test_native_or_repaired_tool_call_round_trip(chat_model: BaseChatModel
 
 
 async def test_constrained_decision_gives_a_valid_action(chat_model: BaseChatModel) -> None:
-    from fama.nodes.tool_call_repair import constrained_decision
+    from fama.llm.tool_call_repair import constrained_decision
 
     prompt = [
         SystemMessage(content=SYSTEM),
@@ -149,10 +149,10 @@ async def test_constrained_decision_gives_a_valid_action(chat_model: BaseChatMod
 
 
 async def test_short_episode_on_fake_shop(chat_model: BaseChatModel) -> None:
-    from fama.graph.context import EpisodeContext
+    from fama.core.context import EpisodeContext
+    from fama.core.retry import RetryPolicy
+    from fama.envs.user_simulator import ScriptedUser
     from fama.graph.episode import run_episode
-    from fama.nodes.llm_call import RetryPolicy
-    from fama.nodes.user_simulator import ScriptedUser
     from tests.fake_env import POLICY, FakeShopEnv
 
     env = FakeShopEnv()

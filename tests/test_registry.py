@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fama.envs.registry import (
+from fama.benchmarks.registry import (
     ENVIRONMENTS,
     BenchmarkOptions,
     ExecutorParts,
@@ -15,7 +15,7 @@ from fama.envs.registry import (
     parse_env,
     run_policy,
 )
-from fama.nodes.llm_call import RetryPolicy
+from fama.core.retry import RetryPolicy
 from fama.runs.runner import EpisodeJob, agent_setup
 from tests.fakes import ScriptedChatModel
 

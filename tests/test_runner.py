@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from fama.envs.scoring import RewardInfo
+from fama.benchmarks.tau2 import tau2_executor
+from fama.core.retry import RetryPolicy
+from fama.core.scoring import RewardInfo
 from fama.envs.tau2.environment import load_domain
 from fama.envs.tau2.tasks import Task, load_tasks
 from fama.envs.tau2.user_scenario import load_user_guidelines, render_user_system_prompt
+from fama.envs.user_simulator import ScriptedUser
 from fama.graph.episode import EpisodeResult
-from fama.nodes.llm_call import RetryPolicy
-from fama.nodes.user_simulator import ScriptedUser
 from fama.runs.runner import (
     AgentSetup,
     EpisodeExecutor,
@@ -31,7 +32,6 @@ from fama.runs.runner import (
     agent_setup,
     plan_jobs,
     run_jobs,
-    tau2_executor,
     trial_seeds,
 )
 from fama.runs.store import FAILED_STATUSES, RunStore

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fama.core.trajectory import MessageRecord
 from fama.runs.store import (
     EpisodeRecord,
     EpisodeStatus,
@@ -20,7 +21,6 @@ from fama.runs.store import (
     StoreError,
     config_differences,
 )
-from fama.trajectory import MessageRecord
 
 PROMPTS = [{"name": "tau2_agent", "version": "v1", "sha256": "a" * 64}]
 CONFIG: dict[str, Any] = {"env": "tau2:retail", "model": "m", "trials": 2, "concurrency": 4}

@@ -10,7 +10,9 @@ from typing import Any, ClassVar
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from fama.envs.base import ToolKind, ToolOutput
+from fama.core.env import ToolKind, ToolOutput
+from fama.core.retry import RetryPolicy
+from fama.core.trajectory import MessageRecord
 from fama.envs.tau2.db import clone
 from fama.envs.tau2.environment import Tau2Domain
 from fama.envs.tau2.evaluation import (
@@ -22,8 +24,7 @@ from fama.envs.tau2.evaluation import (
     trajectory_tool_calls,
 )
 from fama.envs.tau2.tasks import GoldAction, Task, load_tasks
-from fama.nodes.llm_call import ModelUnavailableError, RetryPolicy
-from fama.trajectory import MessageRecord
+from fama.llm.call import ModelUnavailableError
 from tests.fakes import ScriptedChatModel
 
 GREETING: MessageRecord = {"role": "assistant", "content": "Hi! How can I help you today?"}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fama.envs.base import ToolEnvironment, ToolOutput
+from fama.core.env import ToolEnvironment, ToolOutput
 from fama.envs.tau2.environment import Tau2Domain, Tau2Environment, load_domain
 from fama.envs.tau2.retail import RetailTools
 from fama.envs.tau2.tasks import Task

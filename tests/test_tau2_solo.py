@@ -9,10 +9,10 @@ import pytest
 from langchain_core.messages import AIMessage, SystemMessage
 from pydantic import Field
 
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, load_benchmark
+from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, load_benchmark
+from fama.core.retry import RetryPolicy
 from fama.envs.tau2.solo import DONE_TOOL, STOP_TOKEN, is_solo_task
 from fama.envs.tau2.tasks import Task
-from fama.nodes.llm_call import RetryPolicy
 from fama.runs.runner import EpisodeJob, EpisodeOutcome, agent_setup
 from tests.fakes import ScriptedChatModel
 
@@ -118,7 +118,7 @@ def test_solo_is_only_for_telecom(tau2_data_dir: Path) -> None:
 
 def test_fama_run_solo_records_the_mode(tau2_data_dir: Path, tmp_path: Path) -> None:
     from fama.commands import run as run_module
-    from fama.models import ModelSpec
+    from fama.llm.models import ModelSpec
     from fama.runs.store import RunStore
     from tests.test_cli_run import parse
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fama.envs.base import ToolEnvironment, ToolOutput
+from fama.core.env import ToolEnvironment, ToolOutput
 from fama.envs.tau2.db import clone
 from fama.envs.tau2.environment import DOMAIN_NAMES, Tau2Domain, load_domain
 from fama.envs.tau2.evaluation import env_assertion_checks

@@ -7,10 +7,11 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
+from fama.benchmarks.tau2 import tau2_executor
 from fama.envs.tau2.environment import load_domain
 from fama.envs.tau2.tasks import load_tasks
 from fama.envs.tau2.user_scenario import load_user_guidelines
-from fama.runs.runner import EpisodeJob, agent_setup, tau2_executor
+from fama.runs.runner import EpisodeJob, agent_setup
 from tests.fakes import ScriptedChatModel
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from fama.core.trajectory import MessageRecord
 from fama.envs.tau2.db import clone
 from fama.envs.tau2.environment import load_domain
 from fama.envs.tau2.evaluation import evaluate_episode, trajectory_tool_calls
 from fama.envs.tau2.tasks import GoldAction, Task, load_tasks
 from fama.envs.tau2.telecom.domain import TelecomDomain
-from fama.trajectory import MessageRecord
 
 GREETING: MessageRecord = {"role": "assistant", "content": "Hi! How can I help you today?"}
 STOP: MessageRecord = {"role": "user", "content": "It works now, thanks! ###STOP###"}

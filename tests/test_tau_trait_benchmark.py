@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 
-from fama.envs.registry import BenchmarkOptions, ExecutorParts
-from fama.envs.registry import load_benchmark as load_env
+from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts
+from fama.benchmarks.registry import load_benchmark as load_env
+from fama.benchmarks.tau_trait import load_benchmark
+from fama.core.retry import RetryPolicy
 from fama.envs.tau2.data import DataNotFoundError
-from fama.envs.tau_trait.benchmark import load_benchmark
 from fama.envs.tau_trait.data import resolve_data_dir
 from fama.envs.tau_trait.user import render_user_prompt
-from fama.nodes.llm_call import RetryPolicy
 from fama.prompts.registry import load_prompt
 from fama.runs.runner import EpisodeJob, agent_setup
 from tests.fakes import ScriptedChatModel

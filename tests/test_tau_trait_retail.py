@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from fama.envs.scoring import RewardInfo
+from fama.core.scoring import RewardInfo
+from fama.core.trajectory import MessageRecord
 from fama.envs.tau_trait.data import TauTraitTask, load_tasks, parse_tasks
 from fama.envs.tau_trait.retail import DOMAIN, load_data
 from fama.envs.tau_trait.reward import evaluate_episode
 from fama.envs.tau_trait.runtime import TauTraitDomain
-from fama.trajectory import MessageRecord
 
 FULL_CHECK = os.environ.get("FAMA_TAU_TRAIT_FULL_CHECK") == "1"
 STOP_TOKEN = "###STOP###"

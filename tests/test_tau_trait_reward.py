@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from fama.core.trajectory import MessageRecord
 from fama.envs.tau_trait.data import GoldAction, TauTraitTask, load_tasks
 from fama.envs.tau_trait.reward import (
     agent_texts,
@@ -22,7 +23,6 @@ from fama.envs.tau_trait.reward import (
 )
 from fama.envs.tau_trait.runtime import DomainTools, TauTraitDomain
 from fama.envs.tau_trait.telecom import DOMAIN
-from fama.trajectory import MessageRecord
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from fama.core.trajectory import MessageRecord, ToolCallRecord
 from fama.envs.tau_trait.data import load_tasks
 from fama.envs.tau_trait.reward import data_hash, evaluate_episode, gold_data
 from fama.envs.tau_trait.runtime import TauTraitDomain, TauTraitEnvironment
 from fama.envs.tau_trait.telecom import DOMAIN
-from fama.trajectory import MessageRecord, ToolCallRecord
 
 TRAJECTORY_FILES = [
     "telecom_none",

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from fama.core.trajectory import MessageRecord
 from fama.envs.tau_trait import telehealth
 from fama.envs.tau_trait.data import load_tasks
 from fama.envs.tau_trait.reward import data_hash, evaluate_episode
 from fama.envs.tau_trait.runtime import TauTraitDomain
 from fama.envs.tau_trait.telehealth import DOMAIN, load_data
-from fama.trajectory import MessageRecord
 
 RECORDED_TODAY = "2025-10-28"  # the cancellation date in all released telehealth trajectories
 TRAJECTORY_FILES = (

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from fama.analysis.pipeline import AnalysisResult, analyze_episodes
 from fama.analysis.taxonomy import Taxonomy, format_table
 from fama.commands import analyze, taxonomy
-from fama.fama_config import FamaConfig
-from fama.models import ModelSpec
+from fama.core.fama_config import FamaConfig
+from fama.llm.models import ModelSpec
+from fama.runs.analysis import AnalysisResult, analyze_episodes
 from fama.runs.store import EpisodeRecord, RunStore
 from tests.fakes import ScriptedChatModel
 from tests.test_analysis import (

@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.tools import StructuredTool
 
-from fama.nodes.tool_call_repair import (
+from fama.llm.tool_call_repair import (
     RESPOND_ACTION,
     action_schema,
     constrained_decision,

@@ -2,7 +2,7 @@
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from fama.trajectory import from_record, to_record, to_records
+from fama.core.trajectory import from_record, to_record, to_records
 
 
 def test_round_trip_of_every_role() -> None:
@@ -50,7 +50,7 @@ def test_unparseable_tool_calls_are_kept() -> None:
 
 
 def test_user_tool_calls_and_their_results_round_trip() -> None:
-    from fama.graph.views import user_tool_call_message
+    from fama.core.views import user_tool_call_message
 
     call = {"id": "u1", "name": "toggle_data", "args": {"on": True}}
     messages = [

@@ -7,15 +7,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
-from fama.nodes.llm_call import RetryPolicy
-from fama.nodes.user_simulator import (
-    LLMUserSimulator,
-    ScriptedUser,
-    UserSimulatorError,
-    is_user_stop,
-    user_view,
-)
-from fama.trajectory import MessageRecord
+from fama.core.retry import RetryPolicy
+from fama.core.trajectory import MessageRecord
+from fama.core.users import UserSimulatorError, is_user_stop
+from fama.envs.user_simulator import LLMUserSimulator, ScriptedUser, user_view
 from tests.fakes import ScriptedChatModel
 
 FAST = RetryPolicy(attempts=2, initial_backoff_s=0.0)

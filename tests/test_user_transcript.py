@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, load_benchmark
 from fama.commands.run import UsageError, resolve_user_style
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, load_benchmark
-from fama.nodes.llm_call import RetryPolicy
-from fama.nodes.user_simulator import LLMUserSimulator
-from fama.nodes.user_transcript import (
+from fama.core.retry import RetryPolicy
+from fama.core.trajectory import MessageRecord
+from fama.envs.user_simulator import LLMUserSimulator
+from fama.envs.user_transcript import (
     clean_transcript_reply,
     default_user_style,
     transcript_lines,
 )
 from fama.runs.runner import EpisodeJob, agent_setup
-from fama.trajectory import MessageRecord
 from tests.fakes import ScriptedChatModel
 
 FAST = RetryPolicy(attempts=1, initial_backoff_s=0.0)

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from fama.commands import view as view_command
-from fama.graph.state import FamaDecision
+from fama.core.state import FamaDecision
+from fama.core.trajectory import MessageRecord
 from fama.runs.store import EpisodeLabelRow, EpisodeRecord, RunStore
-from fama.trajectory import MessageRecord
 from fama.view import build_view, make_server, render_html, view_model
 from fama.view.model import message_views
 from fama.view.render import embed_json

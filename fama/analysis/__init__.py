@@ -1,5 +1,5 @@
 """Failure analysis (FAMA stage 1): failed trajectories -> taxonomy -> FAMA configuration.
 
-Entry points: ``fama.analysis.pipeline.analyze_episodes`` (library),
+Entry points: ``fama.runs.analysis.analyze_episodes`` (library),
 ``fama.graph.analysis_graph.build_analysis_graph`` (the graph), ``fama analyze`` (CLI).
 """

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
-from fama.categories import SEED_CATEGORIES, Category
+from fama.core.categories import SEED_CATEGORIES, Category
 
 
 @dataclass(frozen=True, kw_only=True)

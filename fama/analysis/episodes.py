@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fama.trajectory import MessageRecord
+from fama.core.trajectory import MessageRecord
 
 
 @dataclass(frozen=True)

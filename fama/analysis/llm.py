@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
 from fama.analysis.jsonparse import parse_json_object
-from fama.graph.state import LLMCall
+from fama.core.state import LLMCall
 from fama.prompts import load_prompt
 
 T = TypeVar("T", bound=BaseModel)

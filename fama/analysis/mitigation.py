@@ -8,7 +8,7 @@ from typing import Any
 
 from fama.analysis.proposals import slugify
 from fama.analysis.schemas import Recommendation
-from fama.fama_config import FamaConfig
+from fama.core.fama_config import FamaConfig
 from fama.helpers.memory import domain_k
 from fama.helpers.registry import HELPERS, minimal_cover, registry_order
 

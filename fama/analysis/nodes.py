@@ -34,8 +34,8 @@ from fama.analysis.schemas import (
     ProposerAnswer,
     Recommendation,
 )
-from fama.categories import Category
-from fama.graph.state import LLMCall
+from fama.core.categories import Category
+from fama.core.state import LLMCall
 from fama.helpers.registry import HELPERS
 from fama.prompts import load_prompt
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
 from fama.analysis.schemas import Proposal, ProposedCategory
-from fama.categories import Category
+from fama.core.categories import Category
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _STOPWORDS = frozenset(

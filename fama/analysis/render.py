@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fama.trajectory import MessageRecord
+from fama.core.trajectory import MessageRecord
 
 COMPONENT_MEANING: dict[str, str] = {
     "DB": "the final database must equal the one the expected actions produce",

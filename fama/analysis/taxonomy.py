@@ -22,8 +22,8 @@ from fama.analysis.schemas import (
     ProposedCategory,
     Recommendation,
 )
-from fama.categories import SEED_CATEGORY_IDS, Category
-from fama.graph.state import LLMCall
+from fama.core.categories import SEED_CATEGORY_IDS, Category
+from fama.core.state import LLMCall
 
 FORMAT_VERSION = 1
 

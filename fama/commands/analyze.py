@@ -25,16 +25,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.paths import DEFAULT_DB
+from fama.core.paths import DEFAULT_DB
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from fama.analysis.episodes import FailedEpisode
-    from fama.analysis.pipeline import AnalysisResult
     from fama.analysis.schemas import Recommendation
     from fama.analysis.taxonomy import Taxonomy
-    from fama.models import ModelSpec
+    from fama.llm.models import ModelSpec
+    from fama.runs.analysis import AnalysisResult
     from fama.runs.store import EpisodeLabelRow, RunInfo, RunStore
 
 ModelFactory = Callable[["ModelSpec"], "BaseChatModel"]
@@ -91,7 +91,7 @@ def register(subparsers: Any) -> None:
 
 def analyze_command(args: argparse.Namespace, *, model_factory: ModelFactory | None = None) -> int:
     """Run the analysis described by ``args``; returns the exit code."""
-    from fama.models import ModelConfigError
+    from fama.llm.models import ModelConfigError
     from fama.runs.store import StoreError
 
     try:
@@ -106,7 +106,7 @@ def analyze_command(args: argparse.Namespace, *, model_factory: ModelFactory | N
 
 def _analyst_spec(args: argparse.Namespace, run: RunInfo) -> ModelSpec:
     """The analyst model: the option, the environment variable, else the run's judge/user."""
-    from fama.models import ModelSpec
+    from fama.llm.models import ModelSpec
 
     config = run.config
     for model, base_url in (
@@ -122,7 +122,7 @@ def _analyst_spec(args: argparse.Namespace, run: RunInfo) -> ModelSpec:
 
 def _policies(domains: set[str], run: RunInfo, data_dir: Path | None) -> dict[str, str]:
     """Each domain's policy text; missing data only costs the analysts some context."""
-    from fama.envs.registry import run_policy
+    from fama.benchmarks.registry import run_policy
 
     try:
         policy = run_policy(run.config, data_dir)
@@ -165,7 +165,7 @@ def _progress(total: int) -> Callable[[Recommendation], None]:
 
 def _categories(path: Path | None) -> Sequence[Any]:
     from fama.analysis.taxonomy import Taxonomy
-    from fama.categories import SEED_CATEGORIES
+    from fama.core.categories import SEED_CATEGORIES
 
     if path is None:
         return SEED_CATEGORIES
@@ -255,10 +255,10 @@ def _save_labels(db: Path, run_id: str, taxonomy: Taxonomy) -> str:
 
 
 def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
-    from fama.analysis.pipeline import AnalysisSettings, analyze_episodes
     from fama.analysis.taxonomy import format_table
     from fama.commands.run import served_models
-    from fama.models import resolve_chat_model
+    from fama.llm.models import resolve_chat_model
+    from fama.runs.analysis import AnalysisSettings, analyze_episodes
     from fama.runs.store import RunStore
 
     if args.max_concurrency < 1:

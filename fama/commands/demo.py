@@ -57,8 +57,8 @@ def _step(number: int, text: str) -> None:
 
 
 def _data_dir(explicit: Path | None) -> Path:
+    from fama.core.paths import pulled_data_dir
     from fama.envs.tau2.data import DataNotFoundError, resolve_data_dir
-    from fama.paths import pulled_data_dir
     from fama.serving.tau2_data import pull_tau2
 
     try:
@@ -95,7 +95,7 @@ def demo_task_ids(data_dir: Path, count: int) -> list[str]:
 
 
 def _write_config(path: Path, model: str) -> None:
-    from fama.fama_config import FamaConfig
+    from fama.core.fama_config import FamaConfig
 
     FamaConfig(
         backbone=model,

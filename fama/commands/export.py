@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from fama.paths import DEFAULT_DB
+from fama.core.paths import DEFAULT_DB
 
 
 def register(subparsers: Any) -> None:

@@ -30,15 +30,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.nodes.user_transcript import USER_STYLES, default_user_style
-from fama.paths import DEFAULT_DB
+from fama.core.paths import DEFAULT_DB
+from fama.envs.user_transcript import USER_STYLES, default_user_style
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from fama.envs.registry import LoadedBenchmark
-    from fama.fama_config import FamaConfig, FamaMode
-    from fama.models import ModelSpec
+    from fama.benchmarks.registry import LoadedBenchmark
+    from fama.core.fama_config import FamaConfig, FamaMode
+    from fama.llm.models import ModelSpec
 
 ModelFactory = Callable[["ModelSpec"], "BaseChatModel"]
 
@@ -200,7 +200,7 @@ def fairness_warning(
 
 
 def _model_specs(args: argparse.Namespace) -> dict[str, ModelSpec | None]:
-    from fama.models import ModelSpec
+    from fama.llm.models import ModelSpec
 
     user_model = args.user_model or args.model
     judge_model = None if args.no_judge else (args.judge_model or user_model)
@@ -225,7 +225,7 @@ def served_models(
 ) -> Iterator[dict[str, ModelSpec | None]]:
     """Start one local server per distinct ``local:`` model (stopped when ``stack`` closes)
     and fill in its base URL."""
-    from fama.models import LOCAL_PROVIDER
+    from fama.llm.models import LOCAL_PROVIDER
 
     local = sorted(
         {s.model for s in specs.values() if s and s.provider == LOCAL_PROVIDER and not s.base_url}
@@ -269,7 +269,7 @@ def run_command(args: argparse.Namespace, *, model_factory: ModelFactory | None 
 
 def load_selected(args: argparse.Namespace) -> LoadedBenchmark:
     """The benchmark domain and tasks selected by the task options of ``args``."""
-    from fama.envs.registry import BenchmarkOptions, load_benchmark
+    from fama.benchmarks.registry import BenchmarkOptions, load_benchmark
 
     options = BenchmarkOptions(
         data_dir=args.data_dir,
@@ -316,10 +316,10 @@ def loop_options(args: argparse.Namespace, loaded: LoadedBenchmark) -> dict[str,
 def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     import asyncio
 
-    from fama.envs.registry import ExecutorParts
+    from fama.benchmarks.registry import ExecutorParts
+    from fama.core.retry import RetryPolicy
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
     from fama.envs.tau2.user_scenario import TRANSCRIPT_PROMPT
-    from fama.nodes.llm_call import RetryPolicy
     from fama.prompts.registry import load_prompt
     from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs, trial_seeds
     from fama.runs.store import FAILED_STATUSES, RunStore
@@ -468,14 +468,14 @@ def _require(spec: ModelSpec | None) -> ModelSpec:
 
 
 def _default_factory() -> ModelFactory:
-    from fama.models import resolve_chat_model
+    from fama.llm.models import resolve_chat_model
 
     return resolve_chat_model
 
 
 def _fama_options(args: argparse.Namespace) -> tuple[FamaConfig | None, FamaMode | None]:
     """Validate the FAMA options; returns the loaded configuration and the mode."""
-    from fama.fama_config import FamaConfig
+    from fama.core.fama_config import FamaConfig
 
     if args.agent != "fama":
         if args.mode is not None or args.fama_config is not None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fama.paths import DEFAULT_DB
+from fama.core.paths import DEFAULT_DB
 
 DEFAULT_DIR = Path("fama-view")
 

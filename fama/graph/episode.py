@@ -9,14 +9,14 @@ twice: see ``fama.graph.fama_graph.make_fama_agent_node``) and
 dual-control domains). Routing follows the official half-duplex loop: agent text goes to the
 user, agent tool calls (a message with text *and* tool calls is a tool call) go to the tools
 and back to the agent, user text goes to the agent, user tool calls go to ``user_tools`` and
-back to the user. The agent never sees the user's tool use (``fama.graph.views.agent_view``).
+back to the user. The agent never sees the user's tool use (``fama.core.views.agent_view``).
 
 Steps and limits (spec section 7): with no history the trajectory starts with the greeting
 "Hi! How can I help you today?" (not a step); every agent message, user message and tool
 result batch is one step; ``max_steps`` and ``max_errors`` (error tool results) are checked
 only when no tool result is pending; a user text message with a stop token ends with
 ``user_stop``. The context's other end conditions (agent stop phrases, terminal tools, the
-agent's turn limit) are described in ``fama.graph.context``.
+agent's turn limit) are described in ``fama.core.context``.
 The agent node does not count anything itself: the node that handles its message counts it.
 An unusable agent reply (empty, or unparseable ReAct output) is kept out of the trajectory,
 counts as one step and one error, and the agent is asked again (see ``fama.nodes.fc_agent``).
@@ -38,14 +38,15 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from fama.graph.context import AgentIssue, EpisodeContext, EpisodeLoopState
-from fama.graph.state import LLMCall, NodeTiming, Termination
-from fama.graph.views import is_user_tool_call, is_user_tool_result
+from fama.core.context import AgentIssue, EpisodeContext, EpisodeLoopState
+from fama.core.state import LLMCall, NodeTiming, Termination
+from fama.core.trajectory import MessageRecord, to_records
+from fama.core.users import STOP_TOKENS, UserSimulatorError, is_user_stop
+from fama.core.views import is_user_tool_call, is_user_tool_result
+from fama.llm.call import ModelUnavailableError
 from fama.nodes.env_tools import tools_node, user_tools_node
 from fama.nodes.fc_agent import fc_agent_node
-from fama.nodes.llm_call import ModelUnavailableError
-from fama.nodes.user_simulator import STOP_TOKENS, UserSimulatorError, is_user_stop, user_node
-from fama.trajectory import MessageRecord, to_records
+from fama.nodes.user import user_node
 
 GREETING = "Hi! How can I help you today?"
 

@@ -50,25 +50,22 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from fama.envs.base import ToolKind, ToolOutput
-from fama.fama_config import FamaConfig, FamaMode
-from fama.graph.context import EpisodeContext, EpisodeLoopState
-from fama.graph.state import FamaDecision
-from fama.helpers import decision_verifier
-from fama.helpers.base import HelperInput, llm_node
-from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, registry_order
-from fama.helpers.state import (
-    DEFAULT_GUIDANCE_BUDGET,
+from fama.core.context import EpisodeContext, EpisodeLoopState
+from fama.core.env import ToolKind, ToolOutput
+from fama.core.fama_config import FamaConfig, FamaMode
+from fama.core.fama_state import (
     FamaContext,
-    FamaDefaults,
     FamaState,
     config_of,
-    helper_env,
-    helper_params,
     seed_taxonomy,
     taxonomy_entries,
     timing,
 )
+from fama.core.state import FamaDecision
+from fama.helpers import decision_verifier
+from fama.helpers.base import HelperInput, llm_node
+from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, registry_order
+from fama.helpers.settings import DEFAULT_GUIDANCE_BUDGET, FamaDefaults, helper_env, helper_params
 from fama.nodes.mitigation import TOOL_USE, fan_out, helper_node_name, mitigation_node
 from fama.nodes.orchestrator import make_orchestrator_node
 
@@ -77,7 +74,7 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
     from langgraph.graph.state import CompiledStateGraph
 
-    from fama.trajectory import MessageRecord
+    from fama.core.trajectory import MessageRecord
 
 __all__ = [
     "FamaContext",

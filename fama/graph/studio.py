@@ -15,10 +15,10 @@ from typing import Any, cast
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.graph.state import CompiledStateGraph
 
+from fama.core.fama_config import FamaMode
 from fama.envs.tau2.environment import Tau2Environment, load_domain
-from fama.fama_config import FamaMode
 from fama.graph.fama_graph import build_fama_graph
-from fama.models import ModelSpec, resolve_chat_model
+from fama.llm.models import ModelSpec, resolve_chat_model
 
 
 def executable_tools(env: Tau2Environment) -> list[BaseTool]:

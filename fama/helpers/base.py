@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
-from fama.graph.state import Guidance, LLMCall
+from fama.core.state import Guidance, LLMCall
 from fama.helpers.text import clip
 
 if TYPE_CHECKING:
@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from langchain_core.messages import AnyMessage
     from langchain_core.tools import BaseTool
 
-    from fama.envs.base import ToolKind
-    from fama.nodes.llm_call import RetryPolicy
+    from fama.core.env import ToolKind
+    from fama.core.retry import RetryPolicy
 
 
 @dataclass(frozen=True)

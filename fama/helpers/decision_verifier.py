@@ -19,12 +19,12 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCall, ToolMessage
 
-from fama.graph.state import LLMCall
-from fama.graph.views import agent_view
+from fama.core.state import LLMCall
+from fama.core.views import agent_view
 from fama.helpers.base import HelperEnv, HelperSpec, llm_node
 from fama.helpers.constraints_extractor import relevant_rules
 from fama.helpers.text import clip, message_text, one_line, strip_thinking, tokens
-from fama.nodes.llm_call import call_model
+from fama.llm.call import call_model
 from fama.prompts import load_prompt
 
 NAME = "decision_verifier"

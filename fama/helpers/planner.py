@@ -21,7 +21,7 @@ from fama.helpers.base import (
     llm_node,
 )
 from fama.helpers.text import clip, message_text, one_line, strip_thinking, user_messages
-from fama.nodes.llm_call import call_model
+from fama.llm.call import call_model
 from fama.prompts import load_prompt
 
 NAME = "planner"

@@ -10,7 +10,7 @@ pending any more).
 An environment with ``execute_batch(calls, requestor) -> list[ToolOutput]`` runs all the
 valid calls of one agent message at once (ACEBench stops a batch at its first error); others
 get one ``execute`` per call. After a batch that called one of ``ctx.terminal_tools`` the
-episode ends as ``agent_stop``. User tool calls (dual control, see ``fama.graph.views``) run
+episode ends as ``agent_stop``. User tool calls (dual control, see ``fama.core.views``) run
 with ``requestor="user"`` and their results go back to the user.
 """
 
@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.runtime import Runtime
 
-from fama.envs.base import ToolEnvironment, ToolOutput
-from fama.graph.context import EpisodeContext, EpisodeLoopState
-from fama.graph.state import Termination
-from fama.graph.views import count_agent_messages, user_tool_calls
+from fama.core.context import EpisodeContext, EpisodeLoopState
+from fama.core.env import ToolEnvironment, ToolOutput
+from fama.core.state import Termination
+from fama.core.views import count_agent_messages, user_tool_calls
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool

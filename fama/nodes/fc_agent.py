@@ -25,14 +25,14 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from fama.graph.context import AgentIssue, EpisodeContext, EpisodeLoopState, IssueKind
-from fama.graph.state import Guidance, LLMCall, NodeTiming
-from fama.graph.views import agent_view
-from fama.nodes.llm_call import call_model
+from fama.core.context import AgentIssue, EpisodeContext, EpisodeLoopState, IssueKind
+from fama.core.state import Guidance, LLMCall, NodeTiming
+from fama.core.views import agent_view
+from fama.llm.call import call_model
 from fama.prompts import load_prompt
 
 if TYPE_CHECKING:
-    from fama.nodes.tool_call_repair import RepairResult
+    from fama.llm.tool_call_repair import RepairResult
 
 AGENT_NODE = "agent"
 DECISION_NOTE_ID = "fama-decision-note"
@@ -175,7 +175,7 @@ async def fc_agent_node(
     issues: list[AgentIssue] = []
     call: LLMCall
     if ctx.tool_call_mode == "constrained":
-        from fama.nodes.tool_call_repair import constrained_decision
+        from fama.llm.tool_call_repair import constrained_decision
 
         reply, call, repair = await constrained_decision(
             ctx.agent_model, prompt, ctx.tool_schemas, node=AGENT_NODE, retries=ctx.retry
@@ -186,7 +186,7 @@ async def fc_agent_node(
             ctx.bound_agent_model, prompt, node=AGENT_NODE, retries=ctx.retry
         )
         if ctx.tool_call_mode == "tolerant" and not reply.tool_calls:
-            from fama.nodes.tool_call_repair import recover_tool_calls
+            from fama.llm.tool_call_repair import recover_tool_calls
 
             repair = recover_tool_calls(reply, set(ctx.tool_names))
             reply = repair.message

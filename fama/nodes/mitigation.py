@@ -20,15 +20,10 @@ from typing import Any, Final, Literal
 
 from langgraph.types import Send
 
-from fama.graph.views import agent_view
+from fama.core.fama_state import FamaState, config_of, timing
+from fama.core.views import agent_view
 from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, minimal_cover, registry_order
-from fama.helpers.state import (
-    DEFAULT_GUIDANCE_BUDGET,
-    FamaState,
-    config_of,
-    helper_params,
-    timing,
-)
+from fama.helpers.settings import DEFAULT_GUIDANCE_BUDGET, helper_params
 from fama.nodes.orchestrator import Signal
 
 NODE = "mitigation"

@@ -44,19 +44,13 @@ from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from fama.envs.base import ToolKind
-from fama.graph.context import EpisodeContext
-from fama.graph.views import agent_view
+from fama.core.context import EpisodeContext
+from fama.core.env import ToolKind
+from fama.core.fama_state import FamaState, TaxonomyEntry, config_of, timing
+from fama.core.views import agent_view
 from fama.helpers import output_reformulator
 from fama.helpers.decision_verifier import confirms
-from fama.helpers.state import (
-    FamaDefaults,
-    FamaState,
-    TaxonomyEntry,
-    config_of,
-    helper_params,
-    timing,
-)
+from fama.helpers.settings import FamaDefaults, helper_params
 from fama.helpers.text import message_text, parse_json, tokens, user_messages
 
 NODE = "orchestrator"

@@ -26,8 +26,9 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.runtime import Runtime
 
-from fama.graph.context import EpisodeContext, EpisodeLoopState
-from fama.graph.views import agent_view
+from fama.core.context import EpisodeContext, EpisodeLoopState
+from fama.core.views import agent_view
+from fama.llm.call import call_model
 from fama.nodes.fc_agent import (
     AGENT_NODE,
     decision_prompt,
@@ -35,7 +36,6 @@ from fama.nodes.fc_agent import (
     issue,
     unusable_reply_update,
 )
-from fama.nodes.llm_call import call_model
 from fama.prompts import load_prompt
 
 RESPOND = "respond"

@@ -7,8 +7,7 @@ one episode becomes that episode's ``error`` record (with the traceback); cancel
 (Ctrl-C) stops the running episodes, keeps every finished one and marks the run
 ``interrupted``. ``GraphEpisodeExecutor`` is the executor that builds an environment and a
 user simulator per episode, runs the LangGraph episode loop and scores the result with the
-live environment; ``tau2_executor`` wires it to a tau2 domain (the user gets the domain's user
-tools in dual-control domains).
+live environment; each benchmark adapter in ``fama.benchmarks`` wires it to its domains.
 """
 
 from __future__ import annotations
@@ -22,23 +21,20 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from fama.graph.state import LLMCall, NodeTiming
+from fama.core.state import LLMCall, NodeTiming
+from fama.core.trajectory import MessageRecord
 from fama.runs.metrics import is_success
 from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
-from fama.trajectory import MessageRecord
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AnyMessage
 
-    from fama.envs.base import ToolEnvironment
-    from fama.envs.scoring import RewardInfo
-    from fama.envs.tau2.environment import Tau2Domain
-    from fama.fama_config import FamaConfig, FamaMode
+    from fama.core.env import ToolEnvironment
+    from fama.core.fama_config import FamaConfig, FamaMode
+    from fama.core.scoring import RewardInfo
+    from fama.core.users import UserSimulator
     from fama.graph.episode import EpisodeResult
-    from fama.nodes.llm_call import RetryPolicy
-    from fama.nodes.user_simulator import UserSimulator
-    from fama.nodes.user_transcript import UserStyle
 
 OFFICIAL_SEED = 300
 
@@ -397,9 +393,9 @@ class GraphEpisodeExecutor:
     initial_messages: Callable[[Any], list[AnyMessage]] | None = None
 
     async def __call__(self, job: EpisodeJob) -> EpisodeOutcome:
-        from fama.graph.context import EpisodeContext
+        from fama.core.context import EpisodeContext
         from fama.graph.episode import run_episode
-        from fama.nodes.llm_call import ModelUnavailableError
+        from fama.llm.call import ModelUnavailableError
 
         env = self.make_env(job.task)
         ctx = EpisodeContext(
@@ -443,67 +439,3 @@ class GraphEpisodeExecutor:
         outcome.reward_info = info.model_dump(mode="json", exclude={"judge_usage"})
         outcome.llm_calls += list(info.judge_usage)
         return outcome
-
-
-def tau2_executor(
-    domain: Tau2Domain,
-    *,
-    agent: AgentSetup,
-    agent_model: BaseChatModel,
-    user_model: BaseChatModel,
-    judge_model: BaseChatModel | None,
-    judge_model_name: str,
-    user_guidelines: str,
-    context_options: Mapping[str, Any] | None = None,
-    retry: RetryPolicy | None = None,
-    user_style: UserStyle = "chat",
-) -> GraphEpisodeExecutor:
-    """The executor of tau2 episodes: fresh env per task, LLM user, official scoring.
-
-    The user simulator gets the environment's user tools, if any (telecom's phone).
-    ``retry`` (default: ``RetryPolicy()``) applies to the agent, user and judge model calls.
-    ``user_style="transcript"`` gives the user the transcript prompt (single-control domains).
-    """
-    from fama.envs.tau2.evaluation import evaluate_episode
-    from fama.envs.tau2.user_scenario import (
-        render_transcript_user_prompt,
-        render_user_system_prompt,
-    )
-    from fama.nodes.env_tools import env_user_tools
-    from fama.nodes.llm_call import RetryPolicy
-    from fama.nodes.user_simulator import LLMUserSimulator
-
-    policy = retry or RetryPolicy()
-
-    def make_user(task: Any, env: ToolEnvironment) -> UserSimulator:
-        if user_style == "transcript":
-            return LLMUserSimulator(
-                user_model, render_transcript_user_prompt(task), retries=policy, style="transcript"
-            )
-        return LLMUserSimulator(
-            user_model,
-            render_user_system_prompt(task, user_guidelines),
-            retries=policy,
-            tools=env_user_tools(env),
-        )
-
-    async def evaluate(task: Any, env: ToolEnvironment, result: EpisodeResult) -> RewardInfo:
-        """Official scoring (it replays the trajectory on fresh state; ``env`` is not read)."""
-        return await evaluate_episode(
-            domain,
-            task,
-            result.records,
-            result.termination,
-            judge=judge_model,
-            judge_model_name=judge_model_name,
-            judge_retries=policy,
-        )
-
-    return GraphEpisodeExecutor(
-        make_env=domain.new_environment,
-        make_user=make_user,
-        agent_model=agent_model,
-        agent=agent,
-        evaluate=evaluate,
-        context_options={"retry": policy, **(context_options or {})},
-    )

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fama.paths import cache_dir
+from fama.core.paths import cache_dir
 
 Progress = Callable[[str], None]
 

@@ -24,8 +24,8 @@ from fama.runs.metrics import is_success, pass_hat_k
 from fama.runs.store import FAILED_STATUSES, EpisodeLabelRow, EpisodeRecord, RunInfo
 
 if TYPE_CHECKING:
+    from fama.core.trajectory import MessageRecord
     from fama.runs.store import RunStore
-    from fama.trajectory import MessageRecord
 
 VIEW_SCHEMA = 1
 Labels = Mapping[tuple[str, int], Sequence[EpisodeLabelRow]]

@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fama.core.env import ToolKind, ToolOutput
 from fama.envs.acebench.calls import Call, render_calls
 from fama.envs.acebench.data import AceTask
 from fama.envs.acebench.session import ApiSession, result_text
-from fama.envs.base import ToolKind, ToolOutput
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool

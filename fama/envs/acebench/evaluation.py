@@ -15,8 +15,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from fama.core.scoring import RewardInfo
 from fama.envs.acebench.calls import Call, parse_call_list
-from fama.envs.scoring import RewardInfo
 
 if TYPE_CHECKING:
     from fama.envs.acebench.data import AceTask

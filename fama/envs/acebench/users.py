@@ -18,8 +18,8 @@ from fama.envs.acebench.data import AceTask, Lang
 from fama.prompts.registry import Prompt, load_prompt
 
 if TYPE_CHECKING:
-    from fama.graph.state import LLMCall
-    from fama.trajectory import MessageRecord
+    from fama.core.state import LLMCall
+    from fama.core.trajectory import MessageRecord
 
 STOP_PHRASE = "finish conversation"
 OPENERS: dict[Lang, str] = {

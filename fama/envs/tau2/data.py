@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from fama.paths import pulled_data_dir
+from fama.core.paths import pulled_data_dir
 
 DATA_ENV = "FAMA_DATA_DIR"
 LEGACY_ENV = "FAMA_LEGACY_DATA_DIR"

@@ -17,7 +17,7 @@ from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
-from fama.envs.base import ToolKind, ToolOutput
+from fama.core.env import ToolKind, ToolOutput
 from fama.envs.tau2.data import domain_file, load_policy, resolve_data_dir
 from fama.envs.tau2.db import BaseDocument, DocumentDB, clone
 from fama.envs.tau2.tasks import (

@@ -48,14 +48,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from fama.envs.base import ToolKind, ToolOutput
-from fama.envs.scoring import RewardInfo
+from fama.core.env import ToolKind, ToolOutput
+from fama.core.retry import RetryPolicy
+from fama.core.scoring import RewardInfo
+from fama.core.state import LLMCall
+from fama.core.trajectory import MessageRecord
 from fama.envs.tau2.db import clone
 from fama.envs.tau2.tasks import EnvAssertion, GoldAction, Task
-from fama.graph.state import LLMCall
-from fama.nodes.llm_call import RetryPolicy, call_model, model_label
+from fama.llm.call import call_model, model_label
 from fama.prompts.registry import Prompt, load_prompt
-from fama.trajectory import MessageRecord
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

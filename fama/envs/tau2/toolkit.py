@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from fama.envs.base import ToolKind, ToolOutput
+from fama.core.env import ToolKind, ToolOutput
 from fama.envs.tau2.db import DocumentDB
 
 if TYPE_CHECKING:

@@ -21,10 +21,10 @@ from datetime import date
 from hashlib import sha256
 from typing import Any
 
-from fama.envs.scoring import RewardInfo
+from fama.core.scoring import RewardInfo
+from fama.core.trajectory import MessageRecord
 from fama.envs.tau_trait.data import TauTraitTask
 from fama.envs.tau_trait.runtime import TauTraitDomain
-from fama.trajectory import MessageRecord
 
 SCORED_TERMINATIONS = frozenset({"user_stop", "agent_stop"})
 RESPOND_ACTION = "respond"

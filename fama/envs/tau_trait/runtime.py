@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.envs.base import ToolKind, ToolOutput
+from fama.core.env import ToolKind, ToolOutput
 from fama.envs.tau2.common import calculate_expression
 
 if TYPE_CHECKING:

@@ -22,9 +22,9 @@ from fama.prompts.registry import load_prompt
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from fama.core.retry import RetryPolicy
     from fama.envs.tau_trait.data import TauTraitTask
-    from fama.nodes.llm_call import RetryPolicy
-    from fama.nodes.user_simulator import LLMUserSimulator
+    from fama.envs.user_simulator import LLMUserSimulator
 
 PROMPT_NAME = "tau_bench_user"
 OPENER = "Hi! How can I help you today?"
@@ -67,6 +67,6 @@ def make_user_simulator(
     retries: RetryPolicy | None = None,
 ) -> LLMUserSimulator:
     """An LLM user for one task (no tools: tau-trait users only talk)."""
-    from fama.nodes.user_simulator import LLMUserSimulator
+    from fama.envs.user_simulator import LLMUserSimulator
 
     return LLMUserSimulator(model, render_user_prompt(task.instruction, traits), retries=retries)

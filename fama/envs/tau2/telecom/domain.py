@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from fama.envs.base import ToolKind
+from fama.core.env import ToolKind
 from fama.envs.tau2.data import domain_file, read_text
 from fama.envs.tau2.db import BaseDocument, clone
 from fama.envs.tau2.environment import Tau2Domain, Tau2Environment, deep_merge

@@ -104,7 +104,7 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
     if spec.provider in _OPENAI_COMPATIBLE:
         provider = "openai"
         # usage_metadata is only filled for custom base URLs when asked for; retries are
-        # done by fama.nodes.llm_call.call_model, so the client must not retry on its own.
+        # done by fama.llm.call.call_model, so the client must not retry on its own.
         kwargs.update(stream_usage=True, max_retries=0, timeout=spec.timeout_s)
     else:
         provider = spec.provider

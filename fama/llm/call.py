@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NotRequired
 
 import httpx
@@ -20,33 +19,14 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableBinding
 
-from fama.graph.state import LLMCall
+from fama.core.retry import RetryPolicy
+from fama.core.state import LLMCall
 
 
 class ModelCall(LLMCall):
     """An ``LLMCall`` that also says when the server reported no token usage."""
 
     usage_missing: NotRequired[bool]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how patiently to retry a model call that failed transiently."""
-
-    attempts: int = 4  # total attempts, first one included
-    initial_backoff_s: float = 1.0
-    multiplier: float = 2.0
-    max_backoff_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}")
-        if self.initial_backoff_s < 0 or self.max_backoff_s < 0 or self.multiplier < 1:
-            raise ValueError(f"invalid backoff settings in {self}")
-
-    def backoff(self, failed_attempt: int) -> float:
-        """Seconds to wait after the given (0-based) failed attempt."""
-        return min(self.max_backoff_s, self.initial_backoff_s * self.multiplier**failed_attempt)
 
 
 class ModelUnavailableError(RuntimeError):

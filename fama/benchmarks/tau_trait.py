@@ -18,17 +18,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
+from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
 from fama.envs.tau_trait.data import DOMAINS, TauTraitTask, load_tasks, resolve_data_dir
 from fama.envs.tau_trait.runtime import DomainTools, TauTraitDomain, TauTraitEnvironment
 from fama.envs.tau_trait.traits import format_traits, validate_traits
 from fama.envs.tau_trait.user import STOP_TOKEN, user_prompt_refs
 
 if TYPE_CHECKING:
-    from fama.envs.base import ToolEnvironment
-    from fama.envs.scoring import RewardInfo
+    from fama.core.env import ToolEnvironment
+    from fama.core.scoring import RewardInfo
+    from fama.core.users import UserSimulator
     from fama.graph.episode import EpisodeResult
-    from fama.nodes.user_simulator import UserSimulator
     from fama.runs.runner import GraphEpisodeExecutor
 
 AGENT_PROMPT = "tau_bench_agent"

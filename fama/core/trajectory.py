@@ -2,7 +2,7 @@
 
 Inside graphs the trajectory is a list of LangChain messages: ``AIMessage`` = the agent,
 ``HumanMessage`` = the (simulated) user, ``ToolMessage`` = a tool result. A user's own tool
-calls (dual control, see ``fama.graph.views``) are stored as a user record with
+calls (dual control, see ``fama.core.views``) are stored as a user record with
 ``tool_calls`` and their results as tool records with ``requestor: "user"``. Records are what
 the run store, the evaluator, the analysts and the viewer read.
 """
@@ -22,7 +22,7 @@ from langchain_core.messages import (
 )
 from typing_extensions import TypedDict
 
-from fama.graph.views import user_tool_call_message, user_tool_calls
+from fama.core.views import user_tool_call_message, user_tool_calls
 
 Role = Literal["system", "assistant", "user", "tool"]
 

@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDict, get_args
 
-from fama.graph.state import EpisodeState, Termination
-from fama.nodes.llm_call import RetryPolicy
-from fama.nodes.user_simulator import STOP_TOKENS
+from fama.core.retry import RetryPolicy
+from fama.core.state import EpisodeState, Termination
+from fama.core.users import STOP_TOKENS
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
 
-    from fama.envs.base import ToolEnvironment
-    from fama.nodes.user_simulator import UserSimulator
+    from fama.core.env import ToolEnvironment
+    from fama.core.users import UserSimulator
 
 ToolCallMode = Literal["native", "tolerant", "constrained"]
 IssueKind = Literal["empty_reply", "unparseable", "repaired", "rejected"]

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from fama.nodes.llm_call import RetryPolicy
+    from fama.core.retry import RetryPolicy
     from fama.runs.runner import AgentSetup, GraphEpisodeExecutor
 
 # benchmark prefix of --env -> adapter module
 ADAPTERS: dict[str, str] = {
-    "tau2": "fama.envs.tau2.benchmark",
-    "acebench": "fama.envs.acebench.benchmark",
-    "tau-trait": "fama.envs.tau_trait.benchmark",
+    "tau2": "fama.benchmarks.tau2",
+    "acebench": "fama.benchmarks.acebench",
+    "tau-trait": "fama.benchmarks.tau_trait",
 }
 
 # every --env value a run accepts (benchmark:domain)

@@ -22,8 +22,8 @@ from fama.analysis.nodes import (
 )
 from fama.analysis.schemas import Recommendation
 from fama.analysis.taxonomy import Taxonomy, build_taxonomy
-from fama.categories import SEED_CATEGORIES, Category
-from fama.fama_config import FamaConfig
+from fama.core.categories import SEED_CATEGORIES, Category
+from fama.core.fama_config import FamaConfig
 from fama.graph.analysis_graph import build_analysis_graph
 from fama.prompts import load_prompt
 

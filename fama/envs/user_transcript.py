@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 if TYPE_CHECKING:  # kept light: the CLI imports this module to build its options
     from langchain_core.messages import BaseMessage
 
-    from fama.trajectory import MessageRecord
+    from fama.core.trajectory import MessageRecord
 
 UserStyle = Literal["chat", "transcript"]
 USER_STYLES: tuple[str, ...] = get_args(UserStyle)

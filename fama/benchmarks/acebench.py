@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
+from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
 from fama.envs.acebench.data import (
     CATEGORIES,
     LANGS,
@@ -36,14 +37,13 @@ from fama.envs.acebench.users import (
     render_user_system_prompt,
     user_prompt,
 )
-from fama.envs.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
 
 if TYPE_CHECKING:
+    from fama.core.env import ToolEnvironment
+    from fama.core.scoring import RewardInfo
+    from fama.core.users import UserSimulator
     from fama.envs.acebench.environment import AceBenchEnvironment
-    from fama.envs.base import ToolEnvironment
-    from fama.envs.scoring import RewardInfo
     from fama.graph.episode import EpisodeResult
-    from fama.nodes.user_simulator import UserSimulator
     from fama.runs.runner import GraphEpisodeExecutor
 
 MAX_MESSAGES = 40
@@ -126,7 +126,7 @@ def acebench_executor(seed: dict[str, Any], parts: ExecutorParts) -> GraphEpisod
     """The episode executor: fresh APIs per episode, the right user, official scoring."""
     from fama.envs.acebench.environment import AceBenchEnvironment
     from fama.envs.acebench.evaluation import evaluate_task
-    from fama.nodes.user_simulator import LLMUserSimulator
+    from fama.envs.user_simulator import LLMUserSimulator
     from fama.runs.runner import GraphEpisodeExecutor
 
     def make_env(task: AceTask) -> AceBenchEnvironment:

@@ -13,42 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, NotRequired, TypedDict, get_args
+from typing import TYPE_CHECKING, Annotated, Any, NotRequired, TypedDict
 
-from fama.categories import SEED_CATEGORIES
-from fama.fama_config import FamaConfig, FamaMode
-from fama.graph.context import EpisodeContext, EpisodeLoopState
-from fama.graph.state import NodeTiming
-from fama.helpers.base import HelperEnv
-from fama.helpers.memory import domain_k
-from fama.helpers.registry import HELPERS
+from fama.core.categories import SEED_CATEGORIES
+from fama.core.context import EpisodeContext, EpisodeLoopState
+from fama.core.fama_config import FamaConfig, FamaMode
+from fama.core.state import NodeTiming
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
-
-DEFAULT_GUIDANCE_BUDGET = 500  # tokens (chars / 4) of guidance per decision
-
-
-@dataclass(frozen=True)
-class FamaDefaults:
-    """What a decision runs with when its input state does not say otherwise."""
-
-    mode: FamaMode
-    config: FamaConfig | None
-    taxonomy: tuple[TaxonomyEntry, ...]
-    guidance_budget: int = DEFAULT_GUIDANCE_BUDGET
-
-    def __post_init__(self) -> None:
-        if self.mode not in get_args(FamaMode):
-            raise ValueError(f"FAMA mode must be one of {get_args(FamaMode)}, got {self.mode!r}")
-        if self.guidance_budget < 1:
-            raise ValueError(f"guidance_budget must be >= 1 token, got {self.guidance_budget}")
-        if self.mode == "static" and self.config is None:
-            raise ValueError("static mode needs a FamaConfig (the helper set to run)")
-        helpers = [] if self.config is None else self.config.helpers
-        unknown = [h for h in helpers if h not in HELPERS]
-        if unknown:
-            raise ValueError(f"unknown helpers in the FAMA configuration: {unknown}")
 
 
 def merge_record(current: dict[str, Any] | None, update: dict[str, Any] | None) -> dict[str, Any]:
@@ -111,30 +84,6 @@ def config_of(state: FamaState) -> FamaConfig | None:
     """The decision's FAMA configuration, if any."""
     raw = state.get("fama_config")
     return None if raw is None else FamaConfig.model_validate(raw)
-
-
-def helper_params(name: str, config: FamaConfig | None) -> dict[str, Any]:
-    """A helper's parameters: its defaults, the domain's memory window, the configuration's."""
-    params = dict(HELPERS[name].default_params)
-    if config is not None:
-        k = domain_k(config.environment) if name == "memory" else None
-        if k is not None:
-            params["k"] = k
-        params.update(config.params.get(name, {}))
-    return params
-
-
-def helper_env(ctx: EpisodeContext, params: Mapping[str, Any]) -> HelperEnv:
-    """What a helper may use in this episode."""
-    model = getattr(ctx, "helper_model", None) or ctx.agent_model
-    return HelperEnv(
-        policy=ctx.env.policy,
-        tools=ctx.agent_tools,
-        tool_kind=ctx.env.tool_kind,
-        model=model,
-        retries=ctx.retry,
-        params=params,
-    )
 
 
 def timing(node: str, started: float) -> list[NodeTiming]:

@@ -27,8 +27,9 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolC
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from fama.graph.state import LLMCall
-from fama.nodes.llm_call import RetryPolicy, call_model
+from fama.core.retry import RetryPolicy
+from fama.core.state import LLMCall
+from fama.llm.call import call_model
 
 RESPOND_ACTION = "respond"
 ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")

@@ -6,7 +6,7 @@ appear as "user" turns (``HumanMessage``) and its own messages as "assistant" tu
 
 Dual control (tau2 telecom): a simulator given tools (``LLMUserSimulator(..., tools=...)``)
 may answer with tool calls. Such a reply is a ``HumanMessage`` carrying the calls in
-``additional_kwargs`` (see ``fama.graph.views``); the loop's ``user_tools`` node runs them and
+``additional_kwargs`` (see ``fama.core.views``); the loop's ``user_tools`` node runs them and
 hands the results back to the user, who sees them as its own tool results. As upstream, a
 reply with text and tool calls is a tool call, and stop tokens count only in text replies.
 """
@@ -14,54 +14,32 @@ reply with text and tool calls is a tool call, and stop tokens count only in tex
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
-    AnyMessage,
     BaseMessage,
     HumanMessage,
     SystemMessage,
     ToolMessage,
 )
 
-from fama.graph.state import LLMCall, Termination
-from fama.graph.views import count_agent_messages, is_user_tool_call, user_tool_call_message
-from fama.nodes.llm_call import RetryPolicy, call_model
-from fama.nodes.user_transcript import UserStyle, clean_transcript_reply, transcript_prompt
-from fama.trajectory import MessageRecord, to_records
+from fama.core.retry import RetryPolicy
+from fama.core.state import LLMCall
+from fama.core.trajectory import MessageRecord
+from fama.core.users import UserSimulatorError
+from fama.core.views import user_tool_call_message
+from fama.envs.user_transcript import UserStyle, clean_transcript_reply, transcript_prompt
+from fama.llm.call import call_model
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
     from langchain_core.tools import BaseTool
-    from langgraph.runtime import Runtime
 
-    from fama.graph.context import EpisodeContext, EpisodeLoopState
 
-USER_NODE = "user"
-
-STOP_TOKENS = ("###STOP###", "###TRANSFER###", "###OUT-OF-SCOPE###")
 _THINK_BLOCK = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
-
-
-def is_user_stop(text: str, tokens: Sequence[str] = STOP_TOKENS) -> bool:
-    """True when a user text message ends the conversation (contains a stop token)."""
-    return any(token in text for token in tokens)
-
-
-class UserSimulatorError(RuntimeError):
-    """The user simulator could not produce a usable message (not the agent's fault)."""
-
-
-class UserSimulator(Protocol):
-    """Produces the user's next message from the trajectory (agent point of view)."""
-
-    async def respond(self, history: list[MessageRecord]) -> tuple[HumanMessage, list[LLMCall]]:
-        """The next user message and the usage of the model calls it took."""
-        ...
 
 
 def user_view(history: Sequence[MessageRecord]) -> list[BaseMessage]:
@@ -118,7 +96,7 @@ class LLMUserSimulator:
     ``UserSimulatorError``, which ends the episode as an infrastructure error. A leading
     ``<think>...</think>`` block (reasoning models) is not part of the message.
     ``style="transcript"`` sends the conversation as one transcript message instead of the
-    role-flipped chat (see ``fama.nodes.user_transcript``).
+    role-flipped chat (see ``fama.envs.user_transcript``).
     """
 
     def __init__(
@@ -175,7 +153,7 @@ class ScriptedUser:
     """Replies with fixed lines in order (a line may be a function of the history).
 
     A line is a text or a whole ``HumanMessage`` (e.g. a user tool call built with
-    ``fama.graph.views.user_tool_call_message``). Raises ``AssertionError`` when the script
+    ``fama.core.views.user_tool_call_message``). Raises ``AssertionError`` when the script
     runs out, so a test notices an extra turn. Every history it was shown is kept in
     ``histories``.
     """
@@ -192,66 +170,3 @@ class ScriptedUser:
         line = self.lines.pop(0)
         reply = line(history) if callable(line) else line
         return (HumanMessage(content=reply) if isinstance(reply, str) else reply), []
-
-
-def _agent_stop(ctx: EpisodeContext, messages: Sequence[AnyMessage], counted: int) -> bool:
-    """True when the agent's new text message contains one of its stop phrases."""
-    last = messages[-1]
-    return (
-        len(messages) > counted
-        and isinstance(last, AIMessage)
-        and not last.tool_calls
-        and ctx.is_agent_stop(last.text)
-    )
-
-
-def _after_reply(
-    ctx: EpisodeContext, reply: HumanMessage, steps: int, errors: int, turns: int
-) -> Termination | None:
-    """The end condition after a user reply (none while its own tool results are pending)."""
-    if is_user_tool_call(reply):
-        return None
-    termination = ctx.limit_reached(steps, errors)
-    if termination is None and ctx.is_user_stop(reply.text):
-        termination = "user_stop"
-    if termination is None and ctx.agent_turns_exhausted(turns):
-        termination = "max_steps"
-    return termination
-
-
-async def user_node(state: EpisodeLoopState, runtime: Runtime[EpisodeContext]) -> dict[str, Any]:
-    """The user's turn: count the agent message it answers, check limits, get the reply.
-
-    Reached after an agent text message, after the user's own tool results, or at the
-    start. The limits are checked before the simulator is asked (nothing is pending), then
-    an agent stop phrase ends the episode without asking; after a text reply the limits are
-    checked again, and a limit reached on that step wins over a stop token, as upstream.
-    """
-    started = time.perf_counter()
-    ctx = runtime.context
-    messages = state["messages"]
-    counted = state.get("messages_counted", len(messages))
-    steps = state.get("steps", 0) + len(messages) - counted
-    turns = state.get("agent_turns", 0) + count_agent_messages(messages[counted:])
-    errors = state.get("tool_errors", 0)
-    update: dict[str, Any] = {
-        "steps": steps,
-        "messages_counted": len(messages),
-        "agent_turns": turns,
-    }
-    termination: Termination | None = ctx.limit_reached(steps, errors)
-    if termination is None and _agent_stop(ctx, messages, counted):
-        termination = "agent_stop"
-    if termination is None:
-        reply, calls = await ctx.user.respond(to_records(messages))
-        steps += 1
-        termination = _after_reply(ctx, reply, steps, errors, turns)
-        update.update(
-            messages=[reply], steps=steps, messages_counted=len(messages) + 1, llm_calls=calls
-        )
-    if termination is not None:
-        update["termination"] = termination
-    update["node_timings"] = [
-        {"node": USER_NODE, "latency_ms": (time.perf_counter() - started) * 1000.0}
-    ]
-    return update

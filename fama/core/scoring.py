@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from fama.graph.state import LLMCall
+    from fama.core.state import LLMCall
 
     JudgeUsage = list[LLMCall]
 else:  # pydantic cannot validate typing.TypedDict on Python < 3.12; the shape is LLMCall

@@ -1,0 +1,1 @@
+"""Benchmark adapters: each wires its environments, tasks, users and scoring to the runner."""
