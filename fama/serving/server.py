@@ -16,11 +16,14 @@ from types import TracebackType
 from typing import IO
 
 from fama.serving.cache import serving_dir
+from fama.serving.child import spawn_child, stop_child
 
 DEFAULT_CTX_SIZE = 16384
 DEFAULT_PARALLEL = 2  # one slot (and prompt cache) each for the agent and the user simulator
+DEFAULT_N_PREDICT = 2048
+"""Server-side cap on generated tokens per request (``--n-predict``): a client that sends no
+``max_tokens`` cannot keep a slot generating forever."""
 STARTUP_TIMEOUT_S = 300.0
-STOP_TIMEOUT_S = 10.0
 HEALTH_POLL_S = 0.25
 PORT_ATTEMPTS = 3
 LOG_TAIL_LINES = 30
@@ -47,6 +50,7 @@ def server_command(
     threads: int,
     ctx_size: int = DEFAULT_CTX_SIZE,
     parallel: int = DEFAULT_PARALLEL,
+    n_predict: int = DEFAULT_N_PREDICT,
     alias: str | None = None,
     extra_args: Sequence[str] = (),
 ) -> list[str]:
@@ -65,6 +69,8 @@ def server_command(
         str(ctx_size),
         "-np",
         str(parallel),
+        "--n-predict",
+        str(n_predict),
         "--jinja",
     ]
     if alias:
@@ -99,8 +105,10 @@ class LocalServer:
     """A ``llama-server`` child process; use as ``with LocalServer(binary, gguf) as srv:``.
 
     On entry it picks a free port on 127.0.0.1 (unless one is given), starts the server and
-    waits until /health is ok; on exit it terminates exactly that process (then kills it if
-    it does not stop). ``base_url`` is the OpenAI-compatible endpoint for ChatOpenAI.
+    waits until /health is ok; on exit it terminates the server's process group (then kills
+    it if it does not stop). The server runs in its own process group and dies with the
+    process that started it (``fama.serving.child``). ``base_url`` is the OpenAI-compatible
+    endpoint for ChatOpenAI.
     """
 
     def __init__(
@@ -114,6 +122,7 @@ class LocalServer:
         threads: int | None = None,
         ctx_size: int = DEFAULT_CTX_SIZE,
         parallel: int = DEFAULT_PARALLEL,
+        n_predict: int = DEFAULT_N_PREDICT,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
         log_path: Path | None = None,
         extra_args: Sequence[str] = (),
@@ -126,6 +135,7 @@ class LocalServer:
         self.threads = threads or os.cpu_count() or 1
         self.ctx_size = ctx_size
         self.parallel = parallel
+        self.n_predict = n_predict
         self.startup_timeout_s = startup_timeout_s
         self.log_path = log_path
         self._explicit_log_path = log_path
@@ -172,6 +182,7 @@ class LocalServer:
             threads=self.threads,
             ctx_size=self.ctx_size,
             parallel=self.parallel,
+            n_predict=self.n_predict,
             alias=self.alias,
             extra_args=self.extra_args,
         )
@@ -203,13 +214,8 @@ class LocalServer:
         self.log_path = log_path
         self._log = log_path.open("wb")
         started = time.monotonic()
-        # Own session: a terminal Ctrl-C reaches only FAMA, which then stops the server.
-        self._proc = subprocess.Popen(
-            self.command(),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+        self._proc = spawn_child(
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         deadline = started + self.startup_timeout_s
         status = "not polled"
@@ -237,15 +243,10 @@ class LocalServer:
         return f"--- last lines of {self.log_path} ---\n" + "\n".join(text)
 
     def stop(self) -> None:
-        """Terminate the server process (kill it if it ignores the request)."""
+        """Terminate the server's process group (kill it if it ignores the request)."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_S)
+        if proc is not None:
+            stop_child(proc)
         if self._log is not None:
             self._log.close()
             self._log = None
