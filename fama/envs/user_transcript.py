@@ -25,7 +25,7 @@ UserStyle = Literal["chat", "transcript"]
 USER_STYLES: tuple[str, ...] = get_args(UserStyle)
 AGENT_LABEL = "Agent"
 CUSTOMER_LABEL = "Customer"
-TRANSCRIPT_INTRO = "The conversation so far:"
+TRANSCRIPT_INTRO = "Here is the conversation so far. Write the customer's next message.\n"
 
 # "Customer:", "**Customer**:", "customer :" ... at the start of the reply
 _LEADING_LABEL = re.compile(r"^\s*(?:\*\*)?customer(?:\*\*)?\s*(?:\*\*)?:(?:\*\*)?\s*", re.I)
