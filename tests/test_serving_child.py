@@ -102,3 +102,14 @@ def test_model_download_overlaps_the_build(monkeypatch: pytest.MonkeyPatch) -> N
     assert local.ensure_local_model("qwen2.5-coder-0.5b") == (Path("/b"), Path("/m"))
     (b0, b1), (m0, m1) = spans["build"], spans["model"]
     assert b0 < m1 and m0 < b1, "the download and the build did not run at the same time"
+
+
+def test_default_threads_leave_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fama.serving import server
+
+    monkeypatch.setattr(server.os, "cpu_count", lambda: 2)
+    assert server.default_threads() == 1
+    monkeypatch.setattr(server.os, "cpu_count", lambda: 8)
+    assert server.default_threads() == 7
+    monkeypatch.setattr(server.os, "cpu_count", lambda: None)
+    assert server.default_threads() == 1
