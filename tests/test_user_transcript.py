@@ -65,8 +65,23 @@ async def test_transcript_user_prompt_is_one_message_ending_with_customer() -> N
     assert reply.content == "12345" and len(calls) == 1
     system, body = model.calls[0]
     assert isinstance(system, SystemMessage) and isinstance(body, HumanMessage)
-    assert str(body.content).endswith("Agent: What is your zip code?\nCustomer:")
-    assert "secret" not in str(body.content)
+    assert str(body.content).rstrip().endswith("Agent: What is your zip code?\nCustomer:")
+    assert "secret" not in str(body.content) and "###STOP###" in str(body.content)
+
+
+async def test_first_turn_asks_for_the_request_without_the_greeting() -> None:
+    model = ScriptedChatModel(["I want to return a lamp."])
+    user = LLMUserSimulator(model, "sys", retries=FAST, style="transcript")
+    reply, _ = await user.respond(HISTORY[:1])
+    assert reply.content == "I want to return a lamp."
+    body = str(model.calls[0][1].content)
+    assert "first message" in body and "How can I help" not in body
+
+
+def test_echo_of_the_agent_is_empty() -> None:
+    assert clean_transcript_reply("Agent: What is your zip code?", HISTORY) == ""
+    assert clean_transcript_reply("Customer: What is your zip code?", HISTORY) == ""
+    assert clean_transcript_reply("It is 12345.", HISTORY) == "It is 12345."
 
 
 async def test_a_reply_that_is_only_a_label_is_asked_again() -> None:

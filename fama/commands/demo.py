@@ -1,15 +1,20 @@
-"""``fama demo``: the main job on the embedded default, baseline vs FAMA side by side.
+"""``fama demo``: the whole FAMA loop on the embedded model, baseline vs FAMA side by side.
 
-It gets the tau2 data (``--data-dir`` / ``FAMA_DATA_DIR`` / pulled copy, pulling it when
-missing), sets up and starts the local model server (one-time build and model assembly are
-cached), runs the function-calling baseline and the FAMA agent (static mode) on a handful of
-retail tasks with the same model as agent and user simulator, and prints success, tokens,
-latency and the helpers used, plus the commands that show the full reports.
+Steps (one local model server serves every step):
 
-The demo's FAMA configuration is the helper set the paper found most often recommended for
-small Qwen models (domain-constraints extractor + memory, k = 6 for retail); it is written
-beside the run store. For a configuration derived from your own failures, run
-``fama analyze`` on a baseline run of the train split.
+1. benchmark data (tau2: ``--data-dir`` / ``FAMA_DATA_DIR`` / pulled copy, pulled if missing);
+2. the model server (first time: llama-server build and model download, cached);
+3. the function-calling baseline on train tasks;
+4. ``fama analyze`` of its failures with the same embedded model as analyst: a failure
+   taxonomy and a FAMA configuration (the helpers recommended for the top categories);
+5. the baseline on held-out test tasks;
+6. FAMA (static mode, the configuration from step 4) on the same test tasks;
+7. the comparison: a printed table (solved, tokens, overhead, time, helpers chosen and the
+   top failure categories), the comparison report and one viewer page per run.
+
+Settings (``--setting``): ``telecom-solo`` (tau2 telecom, solo mode: no user simulator),
+``retail-transcript`` (tau2 retail, transcript-style user simulator) and
+``acebench-multi-step`` (ACEBench multi_step EN: user-free; needs the ACEBench data).
 """
 
 from __future__ import annotations
@@ -18,45 +23,71 @@ import argparse
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DEMO_MODEL = "local:qwen2.5-coder-0.5b"
 """The 0.5B model: on these 2-core AVX2 machines the 1.5B reads prompts at about 21 tokens/s
 (4 minutes for the first 5k-token tau2 call), too slow for a demo; pass --model for it."""
-DEMO_HELPERS = ["constraints_extractor", "memory"]
-RUNS = ("demo-baseline", "demo-fama")
+TRAIN_RUN, BASELINE_RUN, FAMA_RUN = "demo-train", "demo-baseline", "demo-fama"
+RUNS = (TRAIN_RUN, BASELINE_RUN, FAMA_RUN)
+STEPS = 7
+
+
+@dataclass(frozen=True)
+class DemoSetting:
+    """A benchmark setting the demo can run: environment, extra run options, task splits."""
+
+    env: str
+    run_options: tuple[str, ...]
+    train_split: str | None  # None: no splits (first tasks train, last tasks test)
+    test_split: str | None
+    summary: str
+
+
+SETTINGS: dict[str, DemoSetting] = {
+    "telecom-solo": DemoSetting(
+        "tau2:telecom", ("--solo",), "train", "test", "tau2 telecom, solo mode (no user)"
+    ),
+    "retail-transcript": DemoSetting(
+        "tau2:retail",
+        ("--user-style", "transcript"),
+        "train",
+        "test",
+        "tau2 retail, transcript-style user simulator",
+    ),
+    "acebench-multi-step": DemoSetting(
+        "acebench:multi_step", ("--lang", "en"), None, None, "ACEBench multi_step (EN)"
+    ),
+}
+DEFAULT_SETTING = "telecom-solo"
 
 
 def register(subparsers: Any) -> None:
     """Add ``fama demo``."""
     parser = subparsers.add_parser(
         "demo",
-        help="run the baseline and FAMA on a few retail tasks and compare them",
+        help="the FAMA loop on the embedded model: baseline, analysis, FAMA, comparison",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", default=DEFAULT_DEMO_MODEL, help="agent and user model")
+    parser.add_argument("--setting", choices=sorted(SETTINGS), default=DEFAULT_SETTING)
+    parser.add_argument("--model", default=DEFAULT_DEMO_MODEL, help="agent, user and analyst")
     parser.add_argument("--base-url", help="use this OpenAI-compatible server (no local one)")
-    parser.add_argument(
-        "--user-model",
-        help="user simulator model (default --model; the embedded Qwen2.5-Coder models role-play "
-        "the customer poorly, so a larger model here gives a more meaningful comparison)",
-    )
-    parser.add_argument("--user-base-url", help="server of --user-model")
-    parser.add_argument("--tasks", type=int, default=2, help="number of retail tasks (default 2)")
-    parser.add_argument("--task-ids", nargs="+", metavar="ID", help="these retail task ids")
-    parser.add_argument("--max-steps", type=int, default=24, help="step limit per episode")
-    parser.add_argument("--data-dir", type=Path, help="tau2 data folder (default: resolved)")
+    parser.add_argument("--train-tasks", type=int, default=4, help="train tasks (default 4)")
+    parser.add_argument("--test-tasks", type=int, default=4, help="test tasks (default 4)")
+    parser.add_argument("--max-steps", type=int, default=16, help="step limit per episode")
+    parser.add_argument("--data-dir", type=Path, help="benchmark data folder (default: resolved)")
     parser.add_argument("--out", type=Path, default=Path("fama-demo"), help="output folder")
     parser.set_defaults(func=demo_command)
 
 
 def _step(number: int, text: str) -> None:
-    print(f"[{number}/5] {text}", file=sys.stderr, flush=True)
+    print(f"[{number}/{STEPS}] {text}", file=sys.stderr, flush=True)
 
 
-def _data_dir(explicit: Path | None) -> Path:
+def _tau2_data_dir(explicit: Path | None) -> Path:
     from fama.core.paths import pulled_data_dir
     from fama.envs.tau2.data import DataNotFoundError, resolve_data_dir
     from fama.serving.tau2_data import pull_tau2
@@ -71,6 +102,32 @@ def _data_dir(explicit: Path | None) -> Path:
     return dest
 
 
+def demo_task_ids(
+    setting: DemoSetting, data_dir: Path | None, train: int, test: int
+) -> tuple[list[str], list[str]]:
+    """Train and test task ids: the first tasks of each split whose score needs no LLM judge
+    (no NL assertions); without splits the first ``train`` and the last ``test`` tasks."""
+    from fama.benchmarks.registry import BenchmarkOptions, load_benchmark
+
+    solo = "--solo" in setting.run_options
+
+    def ids(split: str | None) -> list[str]:
+        loaded = load_benchmark(
+            setting.env, BenchmarkOptions(data_dir=data_dir, split=split, solo=solo)
+        )
+        criteria = [getattr(t, "evaluation_criteria", None) for t in loaded.tasks]
+        return [
+            loaded.task_id(t)
+            for t, c in zip(loaded.tasks, criteria, strict=True)
+            if c is None or not getattr(c, "nl_assertions", None)
+        ]
+
+    if setting.train_split is None:
+        every = ids(None)
+        return every[:train], every[len(every) - test :]
+    return ids(setting.train_split)[:train], ids(setting.test_split)[:test]
+
+
 def _serve(stack: ExitStack, model: str) -> str:
     """Start the local server of a ``local:`` model for the rest of the demo; its base URL."""
     from fama.serving import local_server_for
@@ -80,36 +137,7 @@ def _serve(stack: ExitStack, model: str) -> str:
     return str(server.base_url)
 
 
-def demo_task_ids(data_dir: Path, count: int) -> list[str]:
-    """The first retail test tasks whose reward needs no LLM judge (no NL assertions)."""
-    from fama.envs.tau2.tasks import load_tasks
-
-    chosen = []
-    for task in load_tasks("retail", split="test", data_dir=data_dir):
-        criteria = task.evaluation_criteria
-        if criteria is not None and not criteria.nl_assertions:
-            chosen.append(task.id)
-        if len(chosen) == count:
-            break
-    return chosen
-
-
-def _write_config(path: Path, model: str) -> None:
-    from fama.core.fama_config import FamaConfig
-
-    FamaConfig(
-        backbone=model,
-        environment="tau2:retail",
-        helpers=DEMO_HELPERS,
-        params={"memory": {"k": 6}},
-        derived_from={
-            "source": "demo default: the helpers the FAMA paper most often recommends for "
-            "Qwen backbones (memory + domain-constraints extractor); not derived from a run"
-        },
-    ).save(path)
-
-
-def _run(argv: list[str]) -> int:
+def _cli(argv: list[str]) -> int:
     """Run a ``fama`` sub-command in a child process (each run owns its event loop and HTTP
     clients; langchain-openai's shared client does not survive a second ``asyncio.run``)."""
     import subprocess
@@ -117,114 +145,106 @@ def _run(argv: list[str]) -> int:
     return subprocess.run([sys.executable, "-m", "fama.cli", *argv], check=False).returncode
 
 
-def _summary(store: Any, run_id: str) -> dict[str, Any]:
-    from fama.helpers.registry import HELPERS
-    from fama.runs.metrics import is_success
-
-    episodes = store.episodes(run_id)
-    nodes = {t["node"] for e in episodes for t in e.node_timings}
-    calls = [c for e in episodes for c in e.llm_calls]
-    return {
-        "successes": sum(1 for e in episodes if is_success(e.reward)),
-        "episodes": len(episodes),
-        "input_tokens": sum(c["input_tokens"] for c in calls),
-        "output_tokens": sum(c["output_tokens"] for c in calls),
-        "seconds": sum(e.duration_s or 0.0 for e in episodes),
-        "helpers": [h for h in HELPERS if f"helper:{h}" in nodes],
-    }
+def _run_options(
+    args: argparse.Namespace, setting: DemoSetting, data_dir: Path | None, base_url: str
+) -> list[str]:
+    data = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    return [
+        "--env", setting.env, *setting.run_options, *data, "--trials", "1",
+        "--model", args.model, "--base-url", base_url, "--no-judge",
+        "--tool-call-mode", "tolerant", "--max-steps", str(args.max_steps),
+        "--concurrency", "2", "--db", str(args.out / "runs.sqlite"), "--no-progress",
+    ]  # fmt: skip
 
 
-def render_side_by_side(baseline: dict[str, Any], fama: dict[str, Any]) -> str:
-    """The demo's comparison table."""
-
-    def tokens(s: dict[str, Any]) -> int:
-        return int(s["input_tokens"] + s["output_tokens"])
-
-    overhead = (
-        f"{100.0 * (tokens(fama) - tokens(baseline)) / tokens(baseline):+.1f}%"
-        if tokens(baseline)
-        else "n/a"
-    )
-    lines = [
-        f"{'':22}{'baseline (fc)':>16}{'FAMA (static)':>16}",
-        f"{'tasks solved':22}{baseline['successes']:>10} / {baseline['episodes']:<3}"
-        f"{fama['successes']:>10} / {fama['episodes']:<3}",
-        f"{'tokens (in + out)':22}{tokens(baseline):>16,}{tokens(fama):>16,}",
-        f"{'token overhead':22}{'':>16}{overhead:>16}",
-        f"{'wall time (s)':22}{baseline['seconds']:>16.0f}{fama['seconds']:>16.0f}",
-    ]
-    lines.append(f"FAMA helpers used: {', '.join(fama['helpers']) or 'none'}")
-    return "\n".join(lines)
-
-
-def write_pages(store: Any, out: Path) -> list[Path]:
-    """The comparison report and one viewer page per run, as static HTML files in ``out``."""
-    from fama.runs.compare import build_comparison
-    from fama.runs.compare_render import render_html
-    from fama.view import write_view
-
-    comparison = out / "compare.html"
-    comparison.write_text(
-        render_html(build_comparison(store, ["demo-baseline", "demo-fama"])), encoding="utf-8"
-    )
-    views = [write_view(store, run, out / f"view-{run}.html") for run in RUNS]
-    return [comparison, *views]
+def _split(split: str | None) -> list[str]:
+    return ["--split", split] if split else []
 
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit code."""
     from fama.envs.tau2.data import DataNotFoundError
-    from fama.runs.store import RunStore
 
+    setting = SETTINGS[args.setting]
+    if args.train_tasks < 1 or args.test_tasks < 1 or args.max_steps < 1:
+        print(
+            "fama demo: --train-tasks, --test-tasks and --max-steps must be >= 1", file=sys.stderr
+        )
+        return 2
     started = time.monotonic()
     args.out.mkdir(parents=True, exist_ok=True)
-    db = args.out / "runs.sqlite"
-    config_path = args.out / "fama_config.json"
-    _step(1, "tau2 data")
+    _step(1, f"data for {setting.summary}")
     try:
-        data_dir = _data_dir(args.data_dir)
-    except DataNotFoundError as exc:
+        data_dir = _tau2_data_dir(args.data_dir) if setting.env.startswith("tau2:") else None
+        train_ids, test_ids = demo_task_ids(
+            setting, data_dir or args.data_dir, args.train_tasks, args.test_tasks
+        )
+    except (DataNotFoundError, OSError, ValueError) as exc:
         print(f"fama demo: {exc}", file=sys.stderr)
         return 2
-    task_ids = args.task_ids or demo_task_ids(data_dir, args.tasks)
-    print(f"      data: {data_dir}; retail tasks {', '.join(task_ids)}", file=sys.stderr)
-    _write_config(config_path, args.model)
+    data_dir = data_dir or args.data_dir
+    print(f"      train tasks {train_ids}; test tasks {test_ids}", file=sys.stderr)
+    analysis = args.out / "analysis"
     with ExitStack() as stack:
-        _step(2, "model servers (first time: build llama-server + install the model)")
+        _step(2, "model server (first time: build llama-server + install the model)")
         base_url = args.base_url or _serve(stack, args.model)
-        user_base_url = args.user_base_url
-        if args.user_model and not user_base_url:
-            user_base_url = base_url if args.user_model == args.model else None
-            if user_base_url is None and args.user_model.startswith("local:"):
-                user_base_url = _serve(stack, args.user_model)
-        common = [
-            "--env", "tau2:retail", "--data-dir", str(data_dir), "--task-ids", *task_ids,
-            "--trials", "1", "--model", args.model, "--base-url", base_url, "--no-judge",
-            "--tool-call-mode", "tolerant", "--max-steps", str(args.max_steps),
-            "--concurrency", "1", "--db", str(db),
+        common = _run_options(args, setting, data_dir, base_url)
+        _step(3, f"baseline on {len(train_ids)} train tasks")
+        train = [*_split(setting.train_split), "--task-ids", *train_ids]
+        if _cli(["run", *common, *train, "--agent", "fc", "--run-id", TRAIN_RUN]) != 0:
+            return 1
+        _step(4, f"failure analysis of the train run with {args.model} as analyst")
+        analyze = [
+            "analyze", TRAIN_RUN, "--split", setting.train_split or "all",
+            "--db", str(args.out / "runs.sqlite"), "--analyst-model", args.model,
+            "--base-url", base_url, "--out", str(analysis), "--no-propose",
+            "--max-concurrency", "2",
         ]  # fmt: skip
-        if args.user_model:
-            common += ["--user-model", args.user_model]
-        if user_base_url:
-            common += ["--user-base-url", user_base_url]
-        _step(3, "baseline: function-calling agent")
-        if _run(["run", *common, "--agent", "fc", "--run-id", "demo-baseline"]) != 0:
+        if data_dir is not None:
+            analyze += ["--data-dir", str(data_dir)]
+        if _cli(analyze) != 0 or not (analysis / "fama_config.json").is_file():
+            print("fama demo: the analysis produced no FAMA configuration", file=sys.stderr)
             return 1
-        _step(4, "FAMA: static helpers " + ", ".join(DEMO_HELPERS))
-        fama_args = ["--agent", "fama", "--mode", "static", "--fama-config", str(config_path)]
-        if _run(["run", *common, *fama_args, "--run-id", "demo-fama"]) != 0:
+        test = [*_split(setting.test_split), "--task-ids", *test_ids]
+        _step(5, f"baseline on {len(test_ids)} held-out test tasks")
+        if _cli(["run", *common, *test, "--agent", "fc", "--run-id", BASELINE_RUN]) != 0:
             return 1
-    _step(5, "comparison")
-    store = RunStore(db, create=False)
-    print(render_side_by_side(_summary(store, "demo-baseline"), _summary(store, "demo-fama")))
-    pages = write_pages(store, args.out)
-    minutes = (time.monotonic() - started) / 60.0
-    print(f"\ndemo finished in {minutes:.1f} min. Pages (open in a browser):")
+        _step(6, "FAMA (static, configuration from the analysis) on the same test tasks")
+        fama = ["--agent", "fama", "--mode", "static", "--fama-config"]
+        fama.append(str(analysis / "fama_config.json"))
+        if _cli(["run", *common, *test, *fama, "--run-id", FAMA_RUN]) != 0:
+            return 1
+    _step(7, "comparison")
+    _report(args.out, analysis, time.monotonic() - started)
+    return 0
+
+
+def _report(out: Path, analysis: Path, seconds: float) -> None:
+    """Print the table and the pages, and where the full reports are."""
+    from fama.commands.demo_report import render_side_by_side, run_summary, top_categories
+    from fama.commands.demo_report import write_pages as write_demo_pages
+    from fama.core.fama_config import FamaConfig
+    from fama.runs.store import RunStore
+
+    db = out / "runs.sqlite"
+    config = FamaConfig.load(analysis / "fama_config.json")
+    with RunStore(db, create=False) as store:
+        train = run_summary(store, TRAIN_RUN)
+        print(f"train baseline: {train['successes']} / {train['episodes']} solved")
+        print(
+            render_side_by_side(
+                run_summary(store, BASELINE_RUN),
+                run_summary(store, FAMA_RUN),
+                chosen=config.helpers,
+                categories=top_categories(analysis / "taxonomy.json"),
+                failed_analysed=config.derived_from.get("failed_episodes"),
+            )
+        )
+        pages = write_demo_pages(store, out, RUNS, (BASELINE_RUN, FAMA_RUN))
+    print(f"\ndemo finished in {seconds / 60.0:.1f} min. Pages (open in a browser):")
     for page in pages:
         print(f"  {page}")
     print("Full reports:")
-    print(f"  fama compare demo-baseline demo-fama --db {db}")
-    print(f"  fama report demo-fama --db {db} --baseline demo-baseline")
-    print(f"  fama report demo-baseline --db {db}")
-    print(f"  fama export demo-fama --db {db} -o demo-fama.jsonl")
-    return 0
+    print(f"  fama compare {BASELINE_RUN} {FAMA_RUN} --db {db}")
+    print(f"  fama report {FAMA_RUN} --db {db} --baseline {BASELINE_RUN}")
+    print(f"  less {analysis / 'taxonomy.json'}")

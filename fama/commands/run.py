@@ -308,6 +308,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     from fama.core.retry import RetryPolicy
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
     from fama.envs.tau2.user_scenario import TRANSCRIPT_PROMPT
+    from fama.envs.user_transcript import FIRST_PROMPT, NEXT_PROMPT
     from fama.prompts.registry import load_prompt
     from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs
     from fama.runs.store import FAILED_STATUSES, RunStore
@@ -336,7 +337,11 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     refs = [
         *agent.prompt_refs,
         *([load_prompt(JUDGE_PROMPT).ref] if specs["judge"] is not None else []),
-        *([load_prompt(TRANSCRIPT_PROMPT).ref] if spec.user_style == "transcript" else []),
+        *(
+            [load_prompt(n).ref for n in (TRANSCRIPT_PROMPT, FIRST_PROMPT, NEXT_PROMPT)]
+            if spec.user_style == "transcript"
+            else []
+        ),
         *loaded.data_refs,
     ]
     with RunStore(args.db) as store, ExitStack() as stack:

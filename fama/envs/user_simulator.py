@@ -135,7 +135,7 @@ class LLMUserSimulator:
             calls.append(call)
             if transcript:
                 reply = reply.model_copy(
-                    update={"content": clean_transcript_reply(_reply_text(reply))}
+                    update={"content": clean_transcript_reply(_reply_text(reply), history)}
                 )
             message = user_message(reply, f"user_{len(history)}")
             if message is not None:

@@ -3,10 +3,14 @@
 The official (``chat``) style gives the user simulator a role-flipped chat: agent turns as
 ``user`` messages, its own as ``assistant`` messages. Small instruction-tuned models then
 keep answering as the assistant they were trained to be ("How can I assist you today?").
-The ``transcript`` style instead sends one user message holding the conversation so far as
-a transcript that ends with ``Customer:``, so the model only has to continue the customer's
-line. A leading ``Customer:`` in the reply is stripped, and a reply that goes on to write
-the agent's next turn is cut before it.
+The ``transcript`` style instead sends one user message with an instruction. Before the
+customer has written anything it only asks for the customer's first message (prompt
+``user_transcript_first``; shown the agent's greeting, the 0.5B model mostly repeated it);
+afterwards it holds the conversation so far as ``Agent:`` / ``Customer:`` lines ending with
+``Customer:`` (``user_transcript_next``, which also carries the stop rule: given in the
+system prompt, the 0.5B model answered ``###STOP###`` at once). A leading ``Customer:`` in
+the reply is stripped, a reply that goes on to write the agent's next turn is cut before
+it, and a reply that only repeats the agent's last message counts as empty.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ UserStyle = Literal["chat", "transcript"]
 USER_STYLES: tuple[str, ...] = get_args(UserStyle)
 AGENT_LABEL = "Agent"
 CUSTOMER_LABEL = "Customer"
-TRANSCRIPT_INTRO = "Here is the conversation so far. Write the customer's next message.\n"
+FIRST_PROMPT = "user_transcript_first"
+NEXT_PROMPT = "user_transcript_next"
 
 # "Customer:", "**Customer**:", "customer :" ... at the start of the reply
 _LEADING_LABEL = re.compile(r"^\s*(?:\*\*)?customer(?:\*\*)?\s*(?:\*\*)?:(?:\*\*)?\s*", re.I)
@@ -72,17 +77,29 @@ def transcript_lines(history: Sequence[MessageRecord]) -> list[str]:
 
 
 def transcript_prompt(system_prompt: str, history: Sequence[MessageRecord]) -> list[BaseMessage]:
-    """The two-message prompt: the system prompt, then the transcript ending in ``Customer:``."""
+    """The two-message prompt: the system prompt, then the first-message request or the
+    transcript ending in ``Customer:``."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    body = "\n".join([TRANSCRIPT_INTRO, *transcript_lines(history), f"{CUSTOMER_LABEL}:"])
+    from fama.prompts.registry import load_prompt
+
+    if not any(r["role"] == "user" for r in history):
+        body = load_prompt(FIRST_PROMPT).render()
+    else:
+        body = load_prompt(NEXT_PROMPT).render(transcript="\n".join(transcript_lines(history)))
     return [SystemMessage(content=system_prompt), HumanMessage(content=body)]
 
 
-def clean_transcript_reply(text: str) -> str:
-    """The customer's message in a reply: leading label stripped, any agent turn cut off."""
+def clean_transcript_reply(text: str, history: Sequence[MessageRecord] = ()) -> str:
+    """The customer's message in a reply: leading label stripped, any agent turn cut off,
+    empty when it only repeats the agent's last message."""
     text = _LEADING_LABEL.sub("", text, count=1)
     match = _AGENT_LINE.search(text)
     if match is not None:
         text = text[: match.start()]
-    return text.strip()
+    text = text.strip()
+    last_agent = next(
+        (r["content"] for r in reversed(history) if r["role"] == "assistant" and r["content"]),
+        None,
+    )
+    return "" if last_agent is not None and text == last_agent.strip() else text
