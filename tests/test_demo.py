@@ -52,7 +52,8 @@ def test_top_categories_ranks_by_primary_count(tmp_path: Path) -> None:
             {"id": "b", "name": "B", "definition": "b", "source": "seed"},
         ],
         "episodes": [
-            {"episode": "1#0", "task_id": "1", "trial": 0, "domain": "retail", "primary_errors": ["b"]},
+            {"episode": "1#0", "task_id": "1", "trial": 0, "domain": "retail",
+             "primary_errors": ["b"]},
             {"episode": "2#0", "task_id": "2", "trial": 0, "domain": "retail",
              "primary_errors": ["b", "a"]},
         ],
