@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = (
     "fama.commands.tau2",
+    "fama.commands.tau_bench",
     "fama.commands.run",
     "fama.commands.report",
     "fama.commands.compare",

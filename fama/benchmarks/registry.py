@@ -25,6 +25,7 @@ ADAPTERS: dict[str, str] = {
     "tau2": "fama.benchmarks.tau2",
     "acebench": "fama.benchmarks.acebench",
     "tau-trait": "fama.benchmarks.tau_trait",
+    "tau-bench": "fama.benchmarks.tau_bench",
 }
 
 # every --env value a run accepts (benchmark:domain)
@@ -38,6 +39,8 @@ ENVIRONMENTS: tuple[str, ...] = (
     "tau-trait:airline",
     "tau-trait:telecom",
     "tau-trait:telehealth",
+    "tau-bench:retail",
+    "tau-bench:airline",
 )
 
 
