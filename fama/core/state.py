@@ -15,6 +15,7 @@ Termination = Literal[
     "max_steps",
     "too_many_errors",
     "infrastructure_error",  # the model server failed after retries
+    "repeated_call",  # the agent kept sending the same failing tool calls
 ]
 
 
