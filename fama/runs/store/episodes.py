@@ -1,0 +1,177 @@
+"""Episodes: one transaction per finished episode; loading with messages and usage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fama.runs.store.records import (
+    EPISODE_COLUMNS,
+    EpisodeRecord,
+    dumps,
+    llm_call_record,
+    message_record,
+    message_row,
+    node_timing_record,
+    utc_now,
+)
+from fama.runs.store.runs import RunsMixin
+
+
+class EpisodesMixin(RunsMixin):
+    """The episode rows (and their messages, LLM calls and timings) of a ``RunStore``."""
+
+    def finished_episode_keys(
+        self, run_id: str, *, statuses: Iterable[str] | None = None
+    ) -> set[tuple[str, int]]:
+        """(task id, trial) of every stored episode, optionally only with these statuses."""
+        rows = self._conn.execute(
+            "SELECT task_id, trial, status FROM episodes WHERE run_id = ?", (run_id,)
+        )
+        wanted = None if statuses is None else set(statuses)
+        return {(r[0], r[1]) for r in rows if wanted is None or r[2] in wanted}
+
+    def save_episode(self, run_id: str, episode: EpisodeRecord) -> None:
+        """Store one episode (replacing a previous attempt of the same key) atomically."""
+        if episode.run_id != run_id:
+            raise ValueError(f"episode belongs to run {episode.run_id!r}, not {run_id!r}")
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM episodes WHERE run_id = ? AND task_id = ? AND trial = ?",
+                (run_id, episode.task_id, episode.trial),
+            )
+            cur = conn.execute(
+                f"INSERT INTO episodes (run_id, {EPISODE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    episode.task_id,
+                    episode.trial,
+                    episode.domain,
+                    episode.split,
+                    episode.status,
+                    episode.termination,
+                    episode.reward,
+                    dumps(episode.reward_info),
+                    episode.steps,
+                    episode.tool_errors,
+                    episode.error_detail,
+                    episode.started_at,
+                    episode.duration_s,
+                    episode.agent_kind,
+                    dumps(episode.extra),
+                ),
+            )
+            eid = cur.lastrowid
+            conn.executemany(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [message_row(eid, i, m) for i, m in enumerate(episode.records)],
+            )
+            conn.executemany(
+                "INSERT INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        eid,
+                        i,
+                        c["node"],
+                        c["model"],
+                        c["input_tokens"],
+                        c["output_tokens"],
+                        c["latency_ms"],
+                    )
+                    for i, c in enumerate(episode.llm_calls)
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO node_timings VALUES (?, ?, ?, ?)",
+                [(eid, i, t["node"], t["latency_ms"]) for i, t in enumerate(episode.node_timings)],
+            )
+            conn.execute("UPDATE runs SET updated_at = ? WHERE run_id = ?", (utc_now(), run_id))
+
+    def episodes(
+        self,
+        run_id: str,
+        *,
+        failed_only: bool = False,
+        split: str | None = None,
+        statuses: Iterable[str] | None = None,
+    ) -> list[EpisodeRecord]:
+        """The run's episodes ordered by (task id, trial), with messages and usage.
+
+        ``failed_only`` keeps scored episodes (status ``done``) whose reward is not a success
+        (agent failures to analyse); infrastructure and internal errors are not agent failures.
+        """
+        self.load_run(run_id)  # clear error for an unknown id
+        query = f"SELECT id, {EPISODE_COLUMNS} FROM episodes WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if split is not None:
+            query += " AND split = ?"
+            params.append(split)
+        if failed_only:
+            query += " AND status = 'done' AND (reward IS NULL OR abs(reward - 1.0) > 1e-6)"
+        if statuses is not None:
+            wanted = sorted(set(statuses))
+            query += f" AND status IN ({','.join('?' * len(wanted))})"
+            params.extend(wanted)
+        rows = self._conn.execute(query + " ORDER BY task_id, trial", params).fetchall()
+        ids = [r[0] for r in rows]
+        messages = self._children(
+            ids,
+            "messages",
+            "role, content, tool_calls, tool_call_id, name, requestor, error, invalid_tool_calls",
+            message_record,
+        )
+        calls = self._children(
+            ids,
+            "llm_calls",
+            "node, model, input_tokens, output_tokens, latency_ms",
+            llm_call_record,
+        )
+        timings = self._children(ids, "node_timings", "node, latency_ms", node_timing_record)
+        return [
+            EpisodeRecord(
+                run_id=run_id,
+                task_id=r[1],
+                trial=r[2],
+                domain=r[3],
+                split=r[4],
+                status=r[5],
+                termination=r[6],
+                reward=r[7],
+                reward_info=json.loads(r[8]),
+                records=messages.get(r[0], []),
+                llm_calls=calls.get(r[0], []),
+                node_timings=timings.get(r[0], []),
+                steps=r[9],
+                tool_errors=r[10],
+                error_detail=r[11],
+                started_at=r[12],
+                duration_s=r[13],
+                agent_kind=r[14],
+                extra=json.loads(r[15]),
+            )
+            for r in rows
+        ]
+
+    def _children(
+        self,
+        episode_ids: list[int],
+        table: str,
+        columns: str,
+        convert: Callable[[tuple[Any, ...]], Any],
+    ) -> dict[int, list[Any]]:
+        """Rows of a child table grouped by episode id, in stored order."""
+        grouped: dict[int, list[Any]] = {}
+        chunk = 500  # stay below SQLite's bound-parameter limit
+        for start in range(0, len(episode_ids), chunk):
+            part = episode_ids[start : start + chunk]
+            marks = ",".join("?" * len(part))
+            rows = self._conn.execute(
+                f"SELECT episode_id, {columns} FROM {table} "
+                f"WHERE episode_id IN ({marks}) ORDER BY episode_id, idx",
+                part,
+            )
+            for row in rows:
+                grouped.setdefault(row[0], []).append(convert(row[1:]))
+        return grouped
