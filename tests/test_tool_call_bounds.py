@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import itertools
 import json
@@ -70,7 +71,7 @@ def timed(text: str) -> tuple[Any, float]:
 
 
 def spans(text: str, max_depth: int = 8) -> list[tuple[int, int | None, bool]]:
-    return [(b.start, b.end, b.too_deep) for b in scan_brackets(text, max_depth)]
+    return list(scan_brackets(text, max_depth))
 
 
 def test_scan_pairs_nested_brackets_and_ignores_prose_quotes() -> None:
@@ -139,6 +140,28 @@ def test_parse_errors_of_every_kind_become_rejections() -> None:
         result, _ = timed(text)
         assert not result.repaired
     assert "malformed tool call JSON" in timed(huge_int)[0].rejected[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{'a': -1, 'b': [1, (2, 3)], 'c': True, 'd': None, 'e': {''}, 'f': -2.5}",
+        "{'a': 1,}",
+        "{**x}",
+        "{'a': x}",
+        "{[1]: 2}",
+        "{'a': {[]}}",
+        "{'a': -True}",
+        "{'a': 1 + 2}",
+        "{'a': " + "(" * 300 + "1" + ")" * 300 + "}",
+    ],
+)
+def test_python_literals_read_as_literal_eval_reads_them(text: str) -> None:
+    try:
+        expected = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        expected = tool_call_repair._UNPARSED
+    assert tool_call_repair._python_literal(text) == expected
 
 
 def test_calls_per_reply_and_reasons_are_capped() -> None:
@@ -220,8 +243,8 @@ async def test_tolerant_node_records_a_rejection_for_floods(text: str) -> None:
 async def test_event_loop_keeps_ticking_while_a_long_reply_is_repaired(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # nested Python-literal regions: each level is parsed once, ~0.1 s of work in all
-    heavy = "{" * 30 + "'a'" * 10_000 + "}" * 30
+    # thousands of call-like regions that fail every parser: ~0.1 s of work in all
+    heavy = ('{"name": x} ' * 3_000)[:MAX_REPLY_CHARS]
     assert len(heavy) <= MAX_REPLY_CHARS
     window: list[float] = []
     real = tool_call_repair.recover_tool_calls

@@ -14,6 +14,7 @@ Python parsers recurse once per level).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _OUTSIDE = re.compile(r"[{\[]")
@@ -24,12 +25,21 @@ _CLOSER_OF = {"{": "}", "[": "]"}
 
 
 @dataclass(frozen=True, slots=True)
-class Bracket:
-    """An opener at ``start``; ``end`` is the index after its closer (None: never closed)."""
+class Brackets:
+    """The openers of one scan in text order: where each starts, the index after its closer
+    (None: never closed) and whether it holds deeper openers.
 
-    start: int
-    end: int | None
-    too_deep: bool
+    Parallel lists of plain values, not one object per bracket: nothing for the garbage
+    collector to track, so a reply of thousands of brackets does not bring on the full
+    collections that hold up every thread (the event loop's included).
+    """
+
+    starts: list[int]
+    ends: list[int | None]
+    too_deep: list[bool]
+
+    def __iter__(self) -> Iterator[tuple[int, int | None, bool]]:
+        return zip(self.starts, self.ends, self.too_deep, strict=True)
 
 
 def _string_may_start(text: str, at: int) -> bool:
@@ -83,16 +93,13 @@ class _Scan:
             if self.stack and self.deep[index]:
                 self.deep[self.stack[-1]] = True
 
-    def result(self) -> list[Bracket]:
+    def result(self) -> Brackets:
         for inner, outer in zip(self.stack[:0:-1], self.stack[-2::-1], strict=True):
             self.deep[outer] = self.deep[outer] or self.deep[inner]  # never closed: still inside
-        return [
-            Bracket(start, end, deep)
-            for start, end, deep in zip(self.starts, self.ends, self.deep, strict=True)
-        ]
+        return Brackets(self.starts, self.ends, self.deep)
 
 
-def scan_brackets(text: str, max_depth: int) -> list[Bracket]:
+def scan_brackets(text: str, max_depth: int) -> Brackets:
     """Every ``{``/``[`` at nesting depth <= ``max_depth`` with its match, in text order."""
     scan = _Scan(max_depth)
     pos, length = 0, len(text)

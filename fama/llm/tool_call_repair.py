@@ -8,8 +8,9 @@ into real tool calls and reports what it repaired or rejected.
 
 The repair is bounded: a reply longer than ``MAX_REPLY_CHARS`` is not scanned, the brackets are
 paired in one linear pass (``fama.llm.brackets``), regions nested deeper than ``MAX_DEPTH`` are
-not parsed, at most ``MAX_CALLS`` calls are taken from one reply and ``MAX_REJECTED`` reasons
-kept; every parse failure becomes a rejection reason, never an exception.
+not parsed, the parsers read at most ``PARSE_BUDGET`` characters, at most ``MAX_CALLS`` calls
+are taken from one reply and ``MAX_REJECTED`` reasons kept; every parse failure becomes a
+rejection reason, never an exception.
 ``recover_tool_calls_async`` runs a long reply's repair in a worker thread so that the event
 loop (every concurrent episode) keeps running.
 
@@ -46,6 +47,7 @@ MAX_REPLY_CHARS = 32_768  # longer replies are not scanned for calls (one reject
 MAX_DEPTH = 32  # deeper JSON is not parsed (no tool schema nests that deep)
 MAX_CALLS = 16  # calls taken from one reply; later candidates are rejected
 MAX_REJECTED = 8  # rejection reasons kept per reply (then one "... more" entry)
+PARSE_BUDGET = 4 * MAX_REPLY_CHARS  # characters of regions handed to the parsers per reply
 INLINE_CHARS = 2_000  # replies up to this size are repaired on the event loop itself
 _TAG_RE = re.compile(r"</?tool_call>")
 _FENCE_RE = re.compile(r"```[A-Za-z0-9_-]*")
@@ -70,11 +72,12 @@ class RepairResult:
 
 @dataclass(frozen=True)
 class _Found:
-    """One JSON value found in the text with its span, or a call that could not be parsed."""
+    """The calls one JSON value in the text describes, with its span, or why a region
+    could not be used."""
 
     start: int
     end: int
-    value: Any
+    calls: list[_Candidate]
     problem: str | None = None
 
 
@@ -113,16 +116,12 @@ def recover_tool_calls(
     calls: list[ToolCall] = []
     rejected: list[str] = []
     used: list[tuple[int, int]] = []
-    for found in _find_json_values(text):
+    for found in _find_calls(text):
         if found.problem is not None:
             rejected.append(found.problem)
             continue
-        candidates = found.value if isinstance(found.value, list) else [found.value]
-        parsed = [_as_call(c) for c in candidates]
-        if not candidates or any(p is None for p in parsed):
-            continue  # JSON that is not (a list of) tool calls: leave it as text
         accepted: list[ToolCall] = []
-        for candidate in (p for p in parsed if p is not None):
+        for candidate in found.calls:
             problem = _call_problem(candidate, names, unknown_tools)
             if problem is None and len(calls) + len(accepted) >= MAX_CALLS:
                 problem = (
@@ -171,40 +170,58 @@ def _capped(reasons: list[str]) -> list[str]:
     return [*reasons[:MAX_REJECTED], f"... and {len(reasons) - MAX_REJECTED} more rejected"]
 
 
-def _find_json_values(text: str) -> list[_Found]:
+def _find_calls(text: str) -> list[_Found]:
     """Every top-level JSON object/list in ``text`` (tolerating doubled braces and Python
-    literals), in text order, plus a problem entry for each call-like fragment that cannot
-    be parsed and each region nested deeper than ``MAX_DEPTH``.
+    literals) that is a call or a list of calls, in text order, plus a problem entry for
+    each call-like fragment that cannot be parsed and each region nested deeper than
+    ``MAX_DEPTH``.
 
     A region that does not parse is looked into (its inner regions come next); one that
-    parses is skipped over. A ``{{`` start is left to the inner ``{``. Each region is parsed
-    at most once and lies inside at most ``MAX_DEPTH`` others, so the work stays linear in
-    the text.
+    parses, or cannot hold a call (no ``name`` in it), is skipped over. A ``{{`` start is left
+    to the inner ``{``. Each region is read at most once, and the regions read add up to at
+    most ``PARSE_BUDGET`` characters (nested regions that fail one inside the other would
+    otherwise cost up to ``MAX_DEPTH`` passes over the text); once it is spent the scan
+    stops with a rejection. Values that are not calls are dropped at once, so a reply of
+    thousands of small JSON values leaves no garbage for the collector to walk.
     """
     found: list[_Found] = []
     covered = 0  # end of the last region taken whole (parsed, or too deep to parse)
     deep_open = False  # an unclosed too-deep region was reported (its inner ones are too)
-    for bracket in scan_brackets(text, MAX_DEPTH):
-        start, end = bracket.start, bracket.end
+    budget = PARSE_BUDGET
+    for start, end, too_deep in scan_brackets(text, MAX_DEPTH):
         if start < covered:
             continue
-        if bracket.too_deep:
+        if too_deep:
             if end is not None or not deep_open:
                 problem = f"JSON nested deeper than {MAX_DEPTH} levels: {_snippet(text, start)!r}"
-                found.append(_Found(start, start, None, problem))
+                found.append(_Found(start, start, [], problem))
             covered = end if end is not None else covered
             deep_open = deep_open or end is None
             continue
+        if end is not None and end - start > budget:
+            problem = f"tool-call repair stopped: {PARSE_BUDGET} characters parsed"
+            found.append(_Found(start, start, [], problem))
+            break
         if end is not None:
-            value = _decode(text[start:end])
+            budget -= end - start
+            value = _decode(text[start:end]) if text.find("name", start, end) >= 0 else None
             if value is not _UNPARSED:
-                found.append(_Found(start, end, value))
+                calls = _call_candidates(value)
+                if calls:
+                    found.append(_Found(start, end, calls))
                 covered = end
                 continue
         if _CALL_START_RE.match(text, start) and not text.startswith("{{", start):
             problem = f"malformed tool call JSON: {_snippet(text, start)!r}"
-            found.append(_Found(start, start, None, problem))
+            found.append(_Found(start, start, [], problem))
     return found
+
+
+def _call_candidates(value: Any) -> list[_Candidate]:
+    """The calls a value describes: one call, or a list of calls; ``[]`` for other JSON."""
+    items = value if isinstance(value, list) else [value]
+    calls = [c for c in map(_as_call, items) if c is not None]
+    return calls if len(calls) == len(items) else []
 
 
 def _snippet(text: str, start: int) -> str:
@@ -230,12 +247,47 @@ def _decode(segment: str) -> Any:
         except _PARSE_ERRORS:
             literals.insert(0, collapsed)
     for literal in literals:
-        try:
-            value = ast.literal_eval(literal)
-        except _PARSE_ERRORS:
-            continue
+        value = _python_literal(literal)
         if isinstance(value, dict):
             return value
+    return _UNPARSED
+
+
+def _python_literal(segment: str) -> Any:
+    """The segment as a Python literal (what ``ast.literal_eval`` accepts, complex numbers
+    aside), or ``_UNPARSED``. ``literal_eval`` itself leaves garbage cycles (its recursive
+    inner functions) on every call, which over thousands of regions sets off full
+    collections that stall every thread."""
+    try:
+        tree = ast.parse(segment, mode="eval")
+        return _literal(tree.body)
+    except _PARSE_ERRORS:
+        return _UNPARSED
+
+
+def _literal(node: ast.expr) -> Any:
+    """The value of a literal node (nesting is bounded by the parser), else ``_UNPARSED``."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        number = node.operand.value if isinstance(node.operand, ast.Constant) else None
+        if not isinstance(number, int | float) or isinstance(number, bool):
+            return _UNPARSED
+        return -number if isinstance(node.op, ast.USub) else number
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        items = [_literal(item) for item in node.elts]
+        if any(item is _UNPARSED for item in items):
+            return _UNPARSED
+        kind = {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)]
+        return kind(items)  # a set of unhashable items raises TypeError: caught above
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            return _UNPARSED  # a ** spread
+        keys = [_literal(key) for key in node.keys if key is not None]
+        values = [_literal(value) for value in node.values]
+        if any(v is _UNPARSED for v in (*keys, *values)):
+            return _UNPARSED
+        return dict(zip(keys, values, strict=True))  # unhashable keys: TypeError, caught
     return _UNPARSED
 
 
