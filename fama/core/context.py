@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDic
 from fama.core.retry import RetryPolicy
 from fama.core.state import EpisodeState, Termination
 from fama.core.users import STOP_TOKENS
+from fama.prompts import PromptSet
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -60,8 +61,7 @@ class EpisodeLoopState(EpisodeState):
     """``EpisodeState`` plus the keys the episode loop and the tool-use nodes add."""
 
     agent_issues: NotRequired[Annotated[list[AgentIssue], operator.add]]
-    messages_counted: NotRequired[int]  # messages already accounted for in ``steps``
-    agent_turns: NotRequired[int]  # agent messages accounted for (the opening ones excluded)
+    episode_start: NotRequired[int]  # messages the episode started with (not steps)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -81,6 +81,7 @@ class EpisodeContext:
     terminal_tools: frozenset[str] = frozenset()
     max_agent_turns: int | None = None
     max_repeated_calls: int | None = 5
+    prompts: PromptSet = field(default_factory=PromptSet.defaults)
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.max_errors < 1:
