@@ -104,8 +104,8 @@ def _on_path(folder: Path) -> Iterator[None]:
         sys.path.remove(str(folder))
 
 
-def upstream_tau_bench(explicit: Path | None) -> Any:
-    """Upstream's ``tau_bench`` package, imported from a checkout (litellm stubbed: no LLM)."""
+def upstream_tau_bench(explicit: Path | None) -> None:
+    """Import upstream's ``tau_bench`` from a checkout (litellm stubbed: no LLM is called)."""
     package = find_package(explicit)
     if package is None:
         raise DataNotFoundError(f"no tau-bench checkout (set ${'FAMA_TAU_BENCH_DIR'})")
@@ -114,10 +114,22 @@ def upstream_tau_bench(explicit: Path | None) -> Any:
         stub.completion = None  # type: ignore[attr-defined]
         sys.modules["litellm"] = stub
     with _on_path(package.parent):
-        return importlib.import_module("tau_bench.envs")
+        importlib.import_module("tau_bench.envs")
 
 
-def upstream_env(envs: Any, domain: str, split: str) -> Any:
+def tau_bench_sides(
+    section: Section, tau_bench_dir: Path | None, data_dir: Path | None
+) -> Path | None:
+    """Import upstream and find the tau-trait data; None (the section skipped) if either lacks."""
+    try:
+        upstream_tau_bench(tau_bench_dir)
+        return tau_trait_dir(data_dir).resolve()
+    except DataNotFoundError as exc:
+        section.skipped = str(exc)
+        return None
+
+
+def upstream_env(domain: str, split: str) -> Any:
     """An upstream ``Mock<Domain>DomainEnv`` with the human user (never asked anything)."""
     module = importlib.import_module(f"tau_bench.envs.{domain}")
     cls = getattr(module, f"Mock{domain.capitalize()}DomainEnv")
@@ -143,16 +155,13 @@ def check_tau_bench_gold(
 ) -> Section:
     """Gold data hashes of every v1 task (the first ``limit`` per list), and the initial data."""
     section = Section("tau-bench-gold")
-    try:
-        envs = upstream_tau_bench(tau_bench_dir)
-        root = tau_trait_dir(data_dir).resolve()
-    except DataNotFoundError as exc:
-        section.skipped = str(exc)
+    root = tau_bench_sides(section, tau_bench_dir, data_dir)
+    if root is None:
         return section
     for domain, splits in SPLITS.items():
         ours_domain = load_v1_domain(domain, root)
         for split in splits:
-            env = upstream_env(envs, domain, split)
+            env = upstream_env(domain, split)
             section.compare(
                 f"{domain} initial data",
                 data_hash(ours_domain.fresh_data()),
@@ -194,18 +203,15 @@ def check_tau_bench_tools(
 ) -> Section:
     """Random sequences of mutated gold calls: each observation and the final data hash."""
     section = Section("tau-bench-tools")
-    try:
-        envs = upstream_tau_bench(tau_bench_dir)
-        root = tau_trait_dir(data_dir).resolve()
-    except DataNotFoundError as exc:
-        section.skipped = str(exc)
+    root = tau_bench_sides(section, tau_bench_dir, data_dir)
+    if root is None:
         return section
     from tau_bench.types import Action  # type: ignore[import-not-found]
 
     rng = random.Random(seed)
     for domain in SPLITS:
         ours_domain = load_v1_domain(domain, root)
-        env = upstream_env(envs, domain, "test")
+        env = upstream_env(domain, "test")
         tasks = load_v1_tasks(domain, "test", data_root=root, tau_bench_dir=tau_bench_dir).tasks
         calls = [
             (a.name, a.kwargs)

@@ -11,11 +11,16 @@ Options: ``--data-dir`` is the tau-trait data folder (data, policy and tool sche
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
-from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark, sha256_text
-from fama.benchmarks.tau_trait import AGENT_PROMPT, tasks_digest, v1_executor, v1_loop_defaults
+from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, LoadedBenchmark
+from fama.benchmarks.tau_trait import (
+    AGENT_PROMPT,
+    domain_refs,
+    tasks_digest,
+    v1_executor,
+    v1_loop_defaults,
+)
 from fama.envs.tau_bench.domain import load_v1_domain
 from fama.envs.tau_bench.tasks import UPSTREAM, load_v1_tasks
 from fama.envs.tau_bench.user import make_v1_user
@@ -53,19 +58,7 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         task_id=lambda task: str(task.id),
         policy=loaded.policy,
         agent_prompt=AGENT_PROMPT,
-        data_refs=[
-            {
-                "name": f"tau_bench_{domain}_policy",
-                "version": "data",
-                "sha256": sha256_text(loaded.policy),
-            },
-            {
-                "name": f"tau_bench_{domain}_tool_schemas",
-                "version": "data",
-                "sha256": sha256_text(json.dumps(loaded.schemas, sort_keys=True)),
-            },
-            *user_prompt_refs(),
-        ],
+        data_refs=[*domain_refs(f"tau_bench_{domain}", loaded), *user_prompt_refs()],
         config={
             "data_dir": str(root),
             "split": selected.split,

@@ -56,6 +56,18 @@ def load_domain(domain: str, root: Path) -> TauTraitDomain:
     return TauTraitDomain(domain_tools(domain), root)
 
 
+def domain_refs(prefix: str, domain: TauTraitDomain) -> list[dict[str, str]]:
+    """sha256 refs of the domain's policy and tool schemas (``<prefix>_policy``, ...)."""
+    return [
+        {"name": f"{prefix}_policy", "version": "data", "sha256": sha256_text(domain.policy)},
+        {
+            "name": f"{prefix}_tool_schemas",
+            "version": "data",
+            "sha256": sha256_text(json.dumps(domain.schemas, sort_keys=True)),
+        },
+    ]
+
+
 def v1_loop_defaults(tools: DomainTools) -> dict[str, Any]:
     """The episode-loop options of tau-bench v1's tool-calling agent for a domain."""
     return {
@@ -133,19 +145,7 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         task_id=lambda task: str(task.id),
         policy=loaded.policy,
         agent_prompt=AGENT_PROMPT,
-        data_refs=[
-            {
-                "name": f"tau_trait_{domain}_policy",
-                "version": "data",
-                "sha256": sha256_text(loaded.policy),
-            },
-            {
-                "name": f"tau_trait_{domain}_tool_schemas",
-                "version": "data",
-                "sha256": sha256_text(json.dumps(loaded.schemas, sort_keys=True)),
-            },
-            *user_prompt_refs(traits),
-        ],
+        data_refs=[*domain_refs(f"tau_trait_{domain}", loaded), *user_prompt_refs(traits)],
         config={
             "data_dir": str(root),
             "split": tasks[0].split if tasks else options.split,

@@ -160,8 +160,11 @@ def _literal(node: ast.expr) -> Any:
         return {k.arg: _literal(k.value) for k in node.keywords}
     if isinstance(node, ast.List):
         return [_literal(element) for element in node.elts]
-    if isinstance(node, ast.Dict) and None not in node.keys:
-        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True)}
+    if isinstance(node, ast.Dict):
+        if None in node.keys:
+            raise ValueError(f"line {node.lineno}: '**' unpacking is not a literal")
+        pairs = zip(node.keys, node.values, strict=True)
+        return {_literal(k): _literal(v) for k, v in pairs if k is not None}
     try:
         return ast.literal_eval(node)
     except ValueError as exc:
