@@ -227,7 +227,7 @@ def test_adapter(tau_trait_data_dir: Path) -> None:
         "tau-bench-retail",
         115,
     )
-    assert loaded.config["task_list"] == UPSTREAM and loaded.config["split"] == "test"
+    assert loaded.config["task_list"] == UPSTREAM
     assert loaded.loop_defaults["max_agent_turns"] == 30
     assert [r["name"] for r in loaded.data_refs] == [
         "tau_bench_retail_policy",
@@ -260,3 +260,32 @@ async def test_episode_uses_v1_user_and_reward(tau_trait_data_dir: Path, cancels
     assert (outcome.termination, outcome.reward) == ("user_stop", 1.0 if cancels else 0.0)
     first_user_call: list[BaseMessage] = user_model.calls[0]
     assert first_user_call[0].content == render_v1_user_prompt(task.instruction)
+
+
+@pytest.mark.parametrize("benchmark", ["tau-bench", "tau-trait"])  # same task: test-88
+def test_fama_run_stores_an_episode(
+    tau_trait_data_dir: Path, tmp_path: Path, benchmark: str
+) -> None:
+    from fama.commands import run as run_command
+    from fama.runs.store import RunStore
+    from tests.fakes import ScriptedChatModel
+    from tests.test_cli_run import parse
+
+    cancel = {"order_id": "#W8835847", "reason": "ordered by mistake"}
+
+    def factory(spec: Any) -> ScriptedChatModel:
+        if spec.model == "scripted:user":
+            return ScriptedChatModel(["Cancel #W8835847, ordered by mistake.", "###STOP###"])
+        return ScriptedChatModel([_call("cancel_pending_order", cancel, 1), "Cancelled."])
+
+    db = tmp_path / "runs.sqlite"
+    argv = ["--env", f"{benchmark}:retail", "--data-dir", str(tau_trait_data_dir)]
+    argv += ["--task-ids", "88", "--model", "scripted:agent", "--user-model", "scripted:user"]
+    argv += ["--db", str(db), "--run-id", "v1", "--no-progress"]
+    assert run_command.run_command(parse(argv), model_factory=factory) == 0
+    with RunStore(db) as store:
+        info = store.load_run("v1")
+        [episode] = store.episodes("v1")
+    assert (episode.task_id, episode.reward) == ("test-88", 1.0)
+    assert info.config["domain"] == f"{benchmark}-retail" and info.config["judge_model"] is None
+    assert info.config.get("task_list") == (UPSTREAM if benchmark == "tau-bench" else None)

@@ -61,7 +61,6 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         data_refs=[*domain_refs(f"tau_bench_{domain}", loaded), *user_prompt_refs()],
         config={
             "data_dir": str(root),
-            "split": selected.split,
             "task_list": UPSTREAM if selected.pinned else selected.source,
             "task_list_sha256": selected.sha256,
             "user_simulator": "tau-bench v1 LLM user",

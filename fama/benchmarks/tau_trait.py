@@ -148,7 +148,6 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         data_refs=[*domain_refs(f"tau_trait_{domain}", loaded), *user_prompt_refs(traits)],
         config={
             "data_dir": str(root),
-            "split": tasks[0].split if tasks else options.split,
             "tasks_file": None if options.tasks_file is None else str(options.tasks_file),
             "traits": traits,
             "traits_spec": format_traits(traits),
