@@ -61,7 +61,7 @@ from fama.core.fama_state import (
     taxonomy_entries,
     timing,
 )
-from fama.core.state import FamaDecision
+from fama.core.state import FamaDecision, Guidance
 from fama.helpers import decision_verifier
 from fama.helpers.base import HelperInput, llm_node
 from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, registry_order
@@ -226,9 +226,15 @@ def make_verifier_node(
         }
         if verdict.ok:
             checks = state.get("redecisions", 0) + 1
-            update["fama_decisions"] = [
-                decision_record(state, len(state["messages"]) - 1, checks=checks)
-            ]
+            decision = decision_record(state, len(state["messages"]) - 1, checks=checks)
+            if verdict.failure:  # the check failed: recorded, the proposal goes on
+                failed: Guidance = {
+                    "helper": decision_verifier.NAME,
+                    "text": "",
+                    "error": verdict.failure,
+                }
+                decision["guidance"] = [*decision["guidance"], failed]
+            update["fama_decisions"] = [decision]
             return Command(goto=after, update=update)
         blocks = list(record.get("verifier_blocks", []))
         blocks.append({"check": verdict.check, "problem": verdict.problem})

@@ -40,10 +40,12 @@ _UNUSABLE: frozenset[IssueKind] = frozenset({"empty_reply", "unparseable"})
 
 
 def render_guidance(guidance: list[Guidance]) -> str:
-    """FAMA helpers' advice as one block for the model input ("" when there is none)."""
-    if not guidance:
+    """FAMA helpers' advice as one block for the model input ("" when there is none;
+    items of helpers that failed carry no text and are left out)."""
+    usable = [g for g in guidance if g["text"]]
+    if not usable:
         return ""
-    items = "\n".join(f"- [{g['helper']}] {g['text']}" for g in guidance)
+    items = "\n".join(f"- [{g['helper']}] {g['text']}" for g in usable)
     return load_prompt("decision_guidance", "v1").render(items=items)
 
 
@@ -74,9 +76,9 @@ def decision_prompt(
     system message anywhere but first.)
     """
     notes: list[str] = []
-    guidance = state.get("guidance")
-    if guidance:
-        notes.append(render_guidance(guidance))
+    advice = render_guidance(state.get("guidance") or [])
+    if advice:
+        notes.append(advice)
     problem = pending_problem(state)
     if problem is not None:
         notes.append(load_prompt(retry_note, "v1").render(problem=problem))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from fama.core.state import LLMCall, NodeTiming
 from fama.core.trajectory import MessageRecord
+from fama.llm.failures import failure_info
 from fama.runs.metrics import is_success
 from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
 
@@ -211,9 +212,13 @@ async def run_jobs(
         started_at, t0 = utc_now(), time.perf_counter()
         try:
             outcome = await execute(job)
-        except Exception:  # one broken episode must not end the run
+        except Exception as exc:  # one broken episode must not end the run
             outcome = EpisodeOutcome(
-                status="error", termination=None, reward=None, error_detail=traceback.format_exc()
+                status="error",
+                termination=None,
+                reward=None,
+                error_detail=traceback.format_exc(),
+                extra={"exception": dict(failure_info(exc))},
             )
         store.save_episode(
             run_id,
@@ -379,9 +384,10 @@ class GraphEpisodeExecutor:
     ``initial_messages(task)`` gives the opening messages (None: the tau2 greeting);
     ``evaluate(task, env, result)`` scores a finished episode with the live environment
     (ACEBench compares its final state). An episode that ends in ``infrastructure_error`` is
-    not scored (reward None); a judge server that fails after its retries also makes the
-    episode an infrastructure error, and an exception while scoring makes it an ``error``
-    (in both cases the trajectory is kept).
+    not scored (reward None), nor is one a bug ended (status ``error``, the exception in
+    ``extra["exception"]``); ``context_overflow`` is scored like any early end. A judge
+    server that fails after its retries also makes the episode an infrastructure error, and
+    an exception while scoring makes it an ``error`` (in every case the trajectory is kept).
     """
 
     make_env: Callable[[Any], ToolEnvironment]
@@ -410,6 +416,8 @@ class GraphEpisodeExecutor:
         extra = dict(result.extra)
         if result.agent_issues:
             extra["agent_issues"] = list(result.agent_issues)
+        if result.exception is not None:
+            extra["exception"] = dict(result.exception)
         outcome = EpisodeOutcome(
             status="done",
             termination=result.termination,
@@ -424,6 +432,9 @@ class GraphEpisodeExecutor:
         )
         if result.termination == "infrastructure_error":
             outcome.status = "infrastructure_error"
+            return outcome
+        if result.exception is not None and result.termination is None:
+            outcome.status = "error"  # a bug: kept with its trajectory, not scored
             return outcome
         try:
             info = await self.evaluate(job.task, env, result)
