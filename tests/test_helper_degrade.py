@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2 as httpx
 import openai
 import pytest
 
@@ -69,7 +69,7 @@ async def test_degrading_wraps_every_guidance_helper_and_keeps_cancellation() ->
     async def broken(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
         raise KeyError("k")
 
-    update = await degrading("memory", broken)({}, None)  # type: ignore[arg-type]
+    update = await degrading("memory", broken)({}, None)  # type: ignore[typeddict-item, arg-type]
     assert update == {"guidance": [{"helper": "memory", "text": "", "error": "KeyError: 'k'"}]}
     assert render_guidance(update["guidance"]) == ""
     assert all(fn.__name__ == "run" for fn in GUIDANCE_HELPERS.values())
@@ -78,4 +78,4 @@ async def test_degrading_wraps_every_guidance_helper_and_keeps_cancellation() ->
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):  # Ctrl-C still stops the episode
-        await degrading("memory", cancelled)({}, None)  # type: ignore[arg-type]
+        await degrading("memory", cancelled)({}, None)  # type: ignore[typeddict-item, arg-type]
