@@ -11,6 +11,7 @@ import pytest
 from fama.helpers.base import HelperEnv, HelperInput, HelperUpdate, degrading
 from fama.helpers.registry import GUIDANCE_HELPERS
 from fama.nodes.fc_agent import render_guidance
+from fama.prompts import PromptSet
 from tests.test_fama_graph import (
     ASK,
     CANCEL,
@@ -71,7 +72,7 @@ async def test_degrading_wraps_every_guidance_helper_and_keeps_cancellation() ->
 
     update = await degrading("memory", broken)({}, None)  # type: ignore[typeddict-item, arg-type]
     assert update == {"guidance": [{"helper": "memory", "text": "", "error": "KeyError: 'k'"}]}
-    assert render_guidance(update["guidance"]) == ""
+    assert render_guidance(update["guidance"], PromptSet.defaults()) == ""
     assert all(fn.__name__ == "run" for fn in GUIDANCE_HELPERS.values())
 
     async def cancelled(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
