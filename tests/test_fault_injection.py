@@ -135,7 +135,7 @@ def test_http_400_after_two_tool_calls_keeps_the_trajectory(
     assert server.count("agent") == 3  # a context overflow is not retried
     with RunStore(db) as store:
         text = render_report(build_report(store, RUN_ID))
-    assert "context_overflow 1" in text
+    assert "context_overflow 1" in text and "longer than the model's context" in text
 
 
 @pytest.mark.parametrize(
