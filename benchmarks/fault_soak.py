@@ -73,13 +73,14 @@ class FaultyGoldServer:
                 return None
             kind = self.rng.choice(FAULTS)
             self.injected[kind] += 1
-        return {
+        faults: dict[str, Action] = {
             "http_500": HttpError(500, "internal error"),
             "drop": Drop(),
             "html": Html(),
             "context_overflow": context_overflow(),
             "hang": Hang(REQUEST_TIMEOUT_S * 3),
-        }[kind]
+        }
+        return faults[kind]
 
     def __call__(self, req: ChatRequest) -> Action:
         fault = self.fault()
