@@ -276,10 +276,14 @@ def test_bad_settings_are_refused_at_start(
         ("--agent", "fama", "--fama-config", str(bad_k)): "memory.k: must be between 0 and",
         ("--agent", "fama", "--fama-config", str(airline)): "made for tau2:airline, not tau2:r",
         ("--request-timeout", "0"): "--request-timeout must be a positive number",
+        ("--model", "anthropic:claude-x"): "needs its LangChain package",
     }
     for extra, message in cases.items():
         assert fama_run(argv(tau2_data_dir, db, url, *extra)) == 2
-        assert message in capsys.readouterr().err
+        err = capsys.readouterr().err.strip().splitlines()
+        assert message in err[-1] and "Traceback" not in "".join(err)
+    with RunStore(db) as store:
+        assert store.list_runs() == []
     # --force-config gets past the environment check (to the probe of the closed port)
     forced = argv(tau2_data_dir, db, url, "--agent", "fama", "--fama-config", str(airline))
     assert fama_run([*forced, "--force-config"]) == 1
