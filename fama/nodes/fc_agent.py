@@ -7,7 +7,8 @@ or tool calls (``tool_choice="auto"``).
 
 ``ctx.tool_call_mode`` selects how tool calls are obtained: ``native`` (as the server parsed
 them), ``tolerant`` (a reply without tool calls goes through ``recover_tool_calls``, which finds
-calls written as text) or ``constrained`` (``constrained_decision``: the server must answer
+calls written as text; a call naming an unknown tool is kept, so the environment answers with
+its unknown-tool error) or ``constrained`` (``constrained_decision``: the server must answer
 with one JSON action). Repairs are recorded as ``agent_issues``.
 
 An empty reply (no text, no tool calls) is not put into the trajectory: it counts as one step
@@ -150,7 +151,8 @@ def repair_issues(state: EpisodeLoopState, repair: RepairResult) -> list[AgentIs
     found: list[AgentIssue] = []
     if repair.repaired:
         names = ", ".join(tc["name"] for tc in repair.message.tool_calls) or "no tool call"
-        found.append(issue(state, "repaired", f"recovered {names} from the reply text"))
+        unknown = f" (unknown: {', '.join(repair.unknown)})" if repair.unknown else ""
+        found.append(issue(state, "repaired", f"recovered {names}{unknown} from the reply text"))
     if repair.rejected:
         found.append(issue(state, "rejected", "; ".join(repair.rejected)))
     return found
@@ -184,9 +186,9 @@ async def fc_agent_node(
             ctx.bound_agent_model, prompt, node=AGENT_NODE, retries=ctx.retry
         )
         if ctx.tool_call_mode == "tolerant" and not reply.tool_calls:
-            from fama.llm.tool_call_repair import recover_tool_calls
+            from fama.llm.tool_call_repair import recover_tool_calls_async
 
-            repair = recover_tool_calls(reply, set(ctx.tool_names))
+            repair = await recover_tool_calls_async(reply, ctx.tool_names, unknown_tools="call")
             reply = repair.message
             issues.extend(repair_issues(state, repair))
     if is_empty(reply):

@@ -91,6 +91,10 @@ def parse_react_output(text: str) -> ReactAction:
         obj, _ = json.JSONDecoder().raw_decode(body, start)
     except json.JSONDecodeError as exc:
         raise ReactParseError(f"the Action is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ReactParseError("the Action's JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with too many digits
+        raise ReactParseError(f"the Action is not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise ReactParseError("the Action is not a JSON object")
     name = obj.get("name")
