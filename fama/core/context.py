@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDict, get_args
 
+from fama.core.output_limits import OutputLimits
 from fama.core.retry import RetryPolicy
 from fama.core.state import EpisodeState, Termination
 from fama.core.users import STOP_TOKENS
@@ -35,15 +36,16 @@ if TYPE_CHECKING:
     from fama.core.users import UserSimulator
 
 ToolCallMode = Literal["native", "tolerant", "constrained"]
-IssueKind = Literal["empty_reply", "unparseable", "repaired", "rejected"]
+IssueKind = Literal["empty_reply", "unparseable", "truncated", "repaired", "rejected"]
 
 
 class AgentIssue(TypedDict):
     """Something wrong (or fixed) in one agent decision, kept out of the trajectory.
 
-    ``empty_reply`` / ``unparseable``: the reply was unusable; it counted as one step and one
-    error and the agent was asked again. ``repaired`` / ``rejected``: the tool-call repair of
-    the tolerant/constrained modes changed the reply or dropped candidate calls.
+    ``empty_reply`` / ``unparseable`` / ``truncated`` (cut at the output limit): the reply was
+    unusable; it counted as one step and one error and the agent was asked again.
+    ``repaired`` / ``rejected``: the tool-call repair of the tolerant/constrained modes changed
+    the reply or dropped candidate calls.
     """
 
     node: str
@@ -76,6 +78,7 @@ class EpisodeContext:
     agent_stop_phrases: tuple[str, ...] = ()
     terminal_tools: frozenset[str] = frozenset()
     max_agent_turns: int | None = None
+    output_limits: OutputLimits = field(default_factory=OutputLimits)
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.max_errors < 1:

@@ -18,8 +18,9 @@ only when no tool result is pending; a user text message with a stop token ends 
 ``user_stop``. The context's other end conditions (agent stop phrases, terminal tools, the
 agent's turn limit) are described in ``fama.core.context``.
 The agent node does not count anything itself: the node that handles its message counts it.
-An unusable agent reply (empty, or unparseable ReAct output) is kept out of the trajectory,
-counts as one step and one error, and the agent is asked again (see ``fama.nodes.fc_agent``).
+An unusable agent reply (empty, unparseable ReAct output, or cut at the output limit) is kept
+out of the trajectory, counts as one step and one error, and the agent is asked again (see
+``fama.nodes.fc_agent``).
 
 ``run_episode`` never raises for model failures: a model that stays unreachable after the
 retries ends the episode with termination ``infrastructure_error`` and every finished message.

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
+from fama.core.output_limits import OutputLimits
 from fama.core.state import Guidance, LLMCall
 from fama.helpers.text import clip
 
@@ -54,7 +55,8 @@ class HelperUpdate(TypedDict):
 
 @dataclass(frozen=True)
 class HelperEnv:
-    """The run's resources a helper may use: policy, tools, the helper model, its params."""
+    """The run's resources a helper may use: policy, tools, the helper model, its params,
+    and the output limits its model calls must keep."""
 
     policy: str
     tools: Sequence[BaseTool]
@@ -62,6 +64,11 @@ class HelperEnv:
     model: BaseChatModel | None
     retries: RetryPolicy
     params: Mapping[str, Any] = field(default_factory=dict)
+    output_limits: OutputLimits = field(default_factory=OutputLimits)
+
+    def max_output_tokens(self, helper: str) -> int:
+        """The output limit of ``helper``'s model calls."""
+        return self.output_limits.for_node(llm_node(helper))
 
     def tool_names(self, kind: ToolKind) -> list[str]:
         """Names of the tools of one kind, in the environment's order."""

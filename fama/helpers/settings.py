@@ -59,4 +59,5 @@ def helper_env(ctx: EpisodeContext, params: Mapping[str, Any]) -> HelperEnv:
         model=model,
         retries=ctx.retry,
         params=params,
+        output_limits=ctx.output_limits,
     )
