@@ -306,3 +306,39 @@ def test_compare_says_when_tokens_are_estimated(tmp_path: Path) -> None:
     assert "stored without an estimate" in notes
     assert "run new: 1 of 4 LLM calls had no server-reported usage (user 1)" in notes
     assert comparison.tokens["new"].overhead_pct["agent"] is None  # base agent tokens unknown
+
+
+# ------------------------------------------------------------------ the run command
+
+
+def test_run_records_and_applies_output_limits(
+    tau2_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fama.commands import run as run_command_module
+    from tests.test_cli_run import Factory, base_argv, parse
+
+    db = tmp_path / "runs.sqlite"
+    factory = Factory(tau2_data_dir)
+    argv = base_argv(tau2_data_dir, db, "--trials", "1")
+    limited = parse([*argv, "--max-output-tokens", "agent=512,helper:planner=100"])
+    assert run_command_module.run_command(limited, model_factory=factory) == 0
+    assert [(s.model, s.max_tokens) for s in factory.specs] == [
+        ("scripted:agent", 512),
+        ("scripted:user", 256),
+    ]
+    with RunStore(db) as store:
+        config = store.load_run("e2e").config
+    assert config["max_output_tokens"] == {
+        **DEFAULT_OUTPUT_LIMITS,
+        "agent": 512,
+        "helper:planner": 100,
+    }
+    assert "--max-output-tokens agent=512,helper:planner=100" in config["command"]
+    # resuming with other limits would compute something else: refused
+    other = parse([*argv, "--max-output-tokens", "agent=256"])
+    assert run_command_module.run_command(other, model_factory=factory) == 2
+    assert "max_output_tokens" in capsys.readouterr().err
+    bad = parse([*argv, "--max-output-tokens", "agent=lots"])
+    assert run_command_module.run_command(bad, model_factory=factory) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fama run: --max-output-tokens: expected ROLE=TOKENS") and "\n" not in err
