@@ -7,8 +7,9 @@ one chat-completion chunk per "token", and it IGNORES the request's ``max_tokens
 * ``Endless(token)``: the same token forever, until the client hangs up;
 * ``Looping(text)``: the text's tokens over and over (e.g. a tool call followed by a fake
   ``<tool_response>`` block), until the client hangs up;
-* ``Finite(text, usage=True)``: the text's tokens, ``finish_reason`` ``stop``, then a usage
-  chunk (when ``usage``) and ``[DONE]``.
+* ``Finite(text, usage=True, tool_call=None)``: the text's tokens, then the native tool call
+  (its arguments in 8-character pieces), ``finish_reason`` ``stop`` (``tool_calls``), then a
+  usage chunk (when ``usage``) and ``[DONE]``.
 
 The server is bounded too: it stops any reply after ``MAX_SERVER_TOKENS`` tokens (runaway
 replies are paced at ``TOKEN_DELAY_S`` per token, so that a hang-up is noticed). Every
@@ -45,6 +46,7 @@ class Looping:
 class Finite:
     text: str
     usage: bool = True
+    tool_call: tuple[str, str] | None = None  # (name, JSON arguments), streamed in pieces
 
 
 ScriptedReply = Endless | Looping | Finite
@@ -72,7 +74,14 @@ def _stream(reply: ScriptedReply) -> Iterator[tuple[dict[str, Any], bool]]:
         parts = tokens_of(reply.text)
         for part in parts:
             yield _chunk({"content": part}), True
-        yield _chunk({}, "stop"), False
+        if reply.tool_call is not None:
+            name, arguments = reply.tool_call
+            head = {"index": 0, "id": "call_1", "type": "function"}
+            yield _chunk({"tool_calls": [{**head, "function": {"name": name}}]}), True
+            for at in range(0, len(arguments), 8):
+                piece = {"index": 0, "function": {"arguments": arguments[at : at + 8]}}
+                yield _chunk({"tool_calls": [piece]}), True
+        yield _chunk({}, "stop" if reply.tool_call is None else "tool_calls"), False
         if reply.usage:
             usage = {"prompt_tokens": 50, "completion_tokens": len(parts)}
             usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]

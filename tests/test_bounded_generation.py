@@ -145,6 +145,18 @@ async def test_finished_reply_keeps_the_servers_usage_and_reason() -> None:
 
 
 @pytest.mark.enable_socket
+async def test_streamed_native_tool_calls_are_assembled() -> None:
+    arguments = '{"item_id": "apple"}'
+    with EndlessServer([Finite("", tool_call=("get_price", arguments))]) as server:
+        model = local_model(server, 64).bind_tools(FakeShopEnv().agent_tools())
+        reply, call = await call_model(model, [HumanMessage("price?")], node="agent", retries=ONCE)
+    assert [(c["name"], c["args"], c["id"]) for c in reply.tool_calls] == [
+        ("get_price", {"item_id": "apple"}, "call_1")
+    ]
+    assert call["finish_reason"] == "tool_calls" and server.requests[0]["tools"]
+
+
+@pytest.mark.enable_socket
 async def test_a_helper_call_has_its_own_smaller_limit() -> None:
     with EndlessServer([Finite("1. Tell the apple price")]) as server:
         env = HelperEnv(
