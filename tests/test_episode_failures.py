@@ -37,6 +37,7 @@ LLAMA_OVERFLOW = status_error(400, "the request exceeds the available context si
             ValueError("Unexpected response type from OpenAI-compatible endpoint. <html>"),
             "infrastructure",
         ),
+        (ValueError("No generation chunks were returned"), "infrastructure"),
         (ModelUnavailableError("agent", "m", 3, TimeoutError()), "infrastructure"),
         (UserSimulatorError("user broke"), "infrastructure"),
         (RecursionError("maximum recursion depth exceeded"), "error"),

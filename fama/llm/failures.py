@@ -30,8 +30,12 @@ _CONTEXT = re.compile(
     r"prompt is too long|exceeds? (the )?(available )?context",
     re.I,
 )
-# langchain-openai's message for a 200 answer whose body is not JSON (e.g. an HTML page)
-_NOT_A_COMPLETION = "Unexpected response type from OpenAI-compatible endpoint"
+# LangChain's messages for a 200 answer that is not a completion (e.g. an HTML page): plain
+# (langchain-openai) and streamed (langchain-core: the stream held no chunk)
+_NOT_A_COMPLETION = (
+    "Unexpected response type from OpenAI-compatible endpoint",
+    "No generation chunks were returned",
+)
 MAX_MESSAGE_CHARS = 500
 
 
