@@ -84,6 +84,21 @@ def _api_key(spec: ModelSpec) -> str | None:
     )
 
 
+def _own_async_client(spec: ModelSpec) -> Any:
+    """A new async HTTP client for one model.
+
+    langchain-openai otherwise shares one cached client per base URL in the whole process,
+    whose connections stay bound to the event loop that first used them: a second
+    ``asyncio.run`` in the same process (``fama study`` runs every stage in-process) then
+    fails with "Event loop is closed".
+    """
+    try:
+        from openai import DefaultAsyncHttpxClient
+    except ImportError as exc:
+        raise ModelConfigError(f"{spec.model} needs the openai package: {exc}") from exc
+    return DefaultAsyncHttpxClient()
+
+
 def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
     """Build the chat model of a spec (imports the provider package only now)."""
     if spec.provider == LOCAL_PROVIDER and not spec.base_url:
@@ -106,6 +121,7 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
         # usage_metadata is only filled for custom base URLs when asked for; retries are
         # done by fama.llm.call.call_model, so the client must not retry on its own.
         kwargs.update(stream_usage=True, max_retries=0, timeout=spec.timeout_s)
+        kwargs["http_async_client"] = _own_async_client(spec)
     else:
         provider = spec.provider
     try:
