@@ -14,7 +14,8 @@ discovered by analysis         the helpers the mitigation agent mapped it to,
 =============================  =========================================
 
 The guidance helpers run in parallel before a decision (fanned out); the decision verifier
-runs after the tool-use node, on proposed write actions only.
+runs after the tool-use node, on proposed write actions only. The constraints extractor and
+the tool suggester run their agent variant (``fama.helpers.llm_variants``) with ``impl: llm``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from fama.helpers import (
     tool_suggester,
 )
 from fama.helpers.base import HelperFn, HelperSpec
+from fama.helpers.llm_variants import by_impl, constraints_llm, tools_llm
 
 __all__ = ["GUIDANCE_HELPERS", "HELPERS", "HelperSpec", "minimal_cover", "registry_order"]
 
@@ -49,8 +51,8 @@ HELPERS: dict[str, HelperSpec] = {
 }
 
 GUIDANCE_HELPERS: dict[str, HelperFn] = {
-    constraints_extractor.NAME: constraints_extractor.run,
-    tool_suggester.NAME: tool_suggester.run,
+    constraints_extractor.NAME: by_impl(constraints_extractor.run, constraints_llm),
+    tool_suggester.NAME: by_impl(tool_suggester.run, tools_llm),
     output_reformulator.NAME: output_reformulator.run,
     planner.NAME: planner.run,
     memory.NAME: memory.run,
