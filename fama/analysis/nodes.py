@@ -40,9 +40,10 @@ from fama.analysis.schemas import (
     Recommendation,
 )
 from fama.core.categories import Category
+from fama.core.fama_config import CategoryMitigation
 from fama.core.state import LLMCall
-from fama.helpers import lessons
 from fama.helpers.registry import HELPERS, coverage
+from fama.helpers.triggers import coverage_of
 from fama.prompts import load_prompt
 
 ANALYST_PROMPT = "analyst"
@@ -272,13 +273,10 @@ def categories_ready(state: AnalysisState) -> dict[str, object]:
 
 def discovered_coverage(records: Sequence[CategoryMitigationRecord]) -> dict[str, list[str]]:
     """Discovered category -> the helpers that address it (``lessons`` for a lesson)."""
-    covered: dict[str, list[str]] = {}
-    for record in records:
-        if record["helpers"]:
-            covered[record["category"]] = list(record["helpers"])
-        elif record["lesson"]:
-            covered[record["category"]] = [lessons.NAME]
-    return covered
+    return coverage_of(
+        CategoryMitigation(category=r["category"], helpers=r["helpers"], lesson=r["lesson"])
+        for r in records
+    )
 
 
 def fan_out_orchestrators(state: AnalysisState) -> list[Send]:

@@ -32,7 +32,7 @@ SPEC = HelperSpec(
     uses_llm=False,
     default_params={"rules": 3, "impl": "rules"},  # impl llm: the agent variant
     typical_tokens=160,
-    prompts=(PROMPT, "helper_constraints_extractor_llm"),  # the second: its agent variant (impl: llm)
+    prompts=(PROMPT, "helper_constraints_extractor_llm"),  # the second: impl llm
 )
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")

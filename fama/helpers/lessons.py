@@ -14,7 +14,6 @@ from typing import Any
 
 from fama.helpers.base import HelperEnv, HelperInput, HelperSpec, HelperUpdate, guidance
 from fama.helpers.text import one_line
-from fama.prompts import load_prompt
 
 NAME = "lessons"
 PROMPT = "helper_lessons"
@@ -65,7 +64,7 @@ async def run(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
         else None
     )
     texts = select_lessons(env.params.get("lessons", []), signalled)
-    prompt = load_prompt(PROMPT, "v1")
+    prompt = env.prompts[PROMPT]
     kept = fit(texts, int(env.params["max_lessons"]), inp["max_chars"] - len(prompt.text))
     if not kept:
         return guidance(NAME, "")

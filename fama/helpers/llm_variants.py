@@ -24,7 +24,7 @@ from fama.helpers.decision_verifier import render_conversation
 from fama.helpers.text import clip, message_text, strip_thinking
 from fama.helpers.tool_suggester import failed_call, signature, summary
 from fama.llm.call import call_model
-from fama.prompts import load_prompt
+from fama.prompts import Prompt
 
 Impl = Literal["rules", "llm"]
 IMPLS: tuple[Impl, ...] = ("rules", "llm")
@@ -64,39 +64,39 @@ def _words(max_chars: int) -> int:
 async def constraints_llm(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
     """The policy rules for the next step, written by the helper model."""
     helper = constraints_extractor.NAME
-    wrapper = load_prompt(constraints_extractor.PROMPT, "v1")
+    wrapper = env.prompts[constraints_extractor.PROMPT]
     budget = inp["max_chars"] - len(wrapper.text)
-    prompt = load_prompt(CONSTRAINTS_PROMPT, "v1").render(
+    prompt = env.prompts[CONSTRAINTS_PROMPT].render(
         policy=env.policy.strip() or "(no policy)",
         conversation=render_conversation(inp["messages"]) or "(no messages yet)",
         max_rules=int(env.params.get("rules", 3)),
         max_words=_words(budget),
     )
-    return _wrapped(await ask_helper(helper, prompt, budget, env), wrapper.name, "rules", inp)
+    return _wrapped(await ask_helper(helper, prompt, budget, env), wrapper, "rules", inp)
 
 
 async def tools_llm(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
     """The tools for the next step, chosen by the helper model."""
     helper = tool_suggester.NAME
-    wrapper = load_prompt(tool_suggester.PROMPT, "v1")
+    wrapper = env.prompts[tool_suggester.PROMPT]
     budget = inp["max_chars"] - len(wrapper.text)
     failed = failed_call(inp["messages"])
-    prompt = load_prompt(TOOLS_PROMPT, "v1").render(
+    prompt = env.prompts[TOOLS_PROMPT].render(
         tools="\n".join(f"- {signature(t)}: {summary(t)}" for t in env.tools) or "(none)",
         conversation=render_conversation(inp["messages"]) or "(no messages yet)",
         failure=f"\nThe latest call of {failed} failed; check its arguments.\n" if failed else "",
         max_tools=int(env.params.get("tools", 2)),
         max_words=_words(budget),
     )
-    return _wrapped(await ask_helper(helper, prompt, budget, env), wrapper.name, "tools", inp)
+    return _wrapped(await ask_helper(helper, prompt, budget, env), wrapper, "tools", inp)
 
 
-def _wrapped(update: HelperUpdate, wrapper: str, field: str, inp: HelperInput) -> HelperUpdate:
+def _wrapped(update: HelperUpdate, wrapper: Prompt, field: str, inp: HelperInput) -> HelperUpdate:
     """The model's answer framed like the rule-based helper's guidance (none if empty)."""
     item = update["guidance"][0]
     if not item["text"]:
         return {"guidance": [], "llm_calls": update.get("llm_calls", [])}
-    text = load_prompt(wrapper, "v1").render(**{field: item["text"]})
+    text = wrapper.render(**{field: item["text"]})
     framed = guidance(item["helper"], text, inp["max_chars"])
     return {**framed, "llm_calls": update.get("llm_calls", [])}
 

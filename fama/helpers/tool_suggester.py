@@ -31,7 +31,7 @@ SPEC = HelperSpec(
     uses_llm=False,
     default_params={"tools": 2, "impl": "rules"},  # impl llm: the agent variant
     typical_tokens=80,
-    prompts=(PROMPT, "helper_tool_suggester_llm"),  # the second: its agent variant (impl: llm)
+    prompts=(PROMPT, "helper_tool_suggester_llm"),  # the second: impl llm
 )
 
 

@@ -7,7 +7,13 @@ the category whenever one of them fires. ``always`` ties it to every decision.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
+from fama.core.fama_config import CategoryMitigation
+from fama.core.fama_state import Signal
+
 ALWAYS = "always"
+LESSONS = "lessons"  # the helper of a category mitigated by a lesson
 
 SIGNALS: dict[str, str] = {
     "tool_error": "the latest tool result is an error",
@@ -28,3 +34,27 @@ def known_triggers(names: list[str]) -> list[str]:
 def describe() -> str:
     """The vocabulary as a Markdown list (for prompts)."""
     return "\n".join(f"- `{name}`: {text}" for name, text in SIGNALS.items())
+
+
+def mitigating_helpers(mitigation: CategoryMitigation) -> list[str]:
+    """The helpers that address a discovered category (``lessons`` for a lesson)."""
+    return list(mitigation.helpers) or ([LESSONS] if mitigation.lesson else [])
+
+
+def coverage_of(mitigations: Iterable[CategoryMitigation]) -> dict[str, list[str]]:
+    """Discovered category -> the helpers that address it."""
+    return {m.category: h for m in mitigations if (h := mitigating_helpers(m))}
+
+
+def discovered_signals(
+    fired: Sequence[Signal], mitigations: Iterable[CategoryMitigation]
+) -> list[Signal]:
+    """Signals of the discovered categories whose triggers fired (``always``: every time)."""
+    names = {s["name"] for s in fired} | {ALWAYS}
+    found: list[Signal] = []
+    for mitigation in mitigations:
+        helpers = mitigating_helpers(mitigation)
+        trigger = next((t for t in mitigation.triggers if t in names), None)
+        if helpers and trigger is not None:
+            found.append({"name": trigger, "category": mitigation.category, "helper": helpers[0]})
+    return found
