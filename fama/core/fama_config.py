@@ -79,6 +79,10 @@ class FamaConfig(BaseModel):
         older = self.derived_from.get("task_ids") or []
         return {str(t) for t in [*self.analysed_task_ids, *older]}
 
+    def split_analysed(self) -> str | None:
+        """The split the configuration was derived from (older files: in ``derived_from``)."""
+        return self.split or self.derived_from.get("split")
+
     def save(self, path: Path) -> None:
         """Write as indented JSON (human-editable)."""
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
