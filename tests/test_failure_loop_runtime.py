@@ -5,6 +5,7 @@ injected, the agent variants call the helper model within budget, and the write 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -238,3 +239,27 @@ def test_fama_over_the_react_node() -> None:
     assert "react_agent" in {r["name"] for r in setup.prompt_refs}
     with pytest.raises(ValueError, match="unknown tool use"):
         agent_setup("fama", mode="all", tool_use="chain")
+
+
+def test_compare_and_view_flag_a_run_that_is_not_held_out(tmp_path: Path) -> None:
+    from fama.runs.compare import build_comparison
+    from fama.runs.compare_render import render_markdown
+    from fama.runs.store import RunStore
+    from fama.view.model import run_header
+    from tests.test_compare import episode
+
+    warning = "c.json was derived from 1 of the 2 evaluated tasks (5)"
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        for run_id, extra in (("base", {}), ("fama", {"fairness_warning": warning})):
+            config = {"env": "tau2:retail", "agent": "fc", "model": "m", "split": "test", **extra}
+            store.create_or_resume_run(run_id, config, [])
+            store.save_episode(run_id, episode(run_id, "5", 0, 1.0))
+        comparison = build_comparison(store, ["base", "fama"])
+        header = dict(run_header(store.load_run("fama"))["fields"])
+        plain = dict(run_header(store.load_run("base"))["fields"])
+    assert f"NOT HELD-OUT: run fama ran with --allow-overlap: {warning}." in render_markdown(
+        comparison
+    )
+    assert "NOT HELD-OUT: run base" not in render_markdown(comparison)
+    assert header["NOT HELD-OUT"] == f"--allow-overlap: {warning}"
+    assert "NOT HELD-OUT" not in plain

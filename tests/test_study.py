@@ -46,7 +46,7 @@ def analyst_reply(messages: list[BaseMessage]) -> str:
 
 class Factory:
     """Scripted models: the agent gives up on train tasks and replays the gold actions on
-    test tasks; helper prompts (no system message) get "OK"."""
+    test tasks; the helper model (--helper-model) answers every helper prompt with "OK"."""
 
     def __init__(self, data_dir: Path, on_agent: Callable[[int], None] | None = None) -> None:
         tasks = load_tasks("retail", data_dir=data_dir, task_ids=TRAIN + TEST)
@@ -58,7 +58,7 @@ class Factory:
     def agent(self, run: int) -> Callable[[list[BaseMessage]], AIMessage]:
         def reply(messages: list[BaseMessage]) -> AIMessage:
             if not any(isinstance(m, SystemMessage) for m in messages):
-                return AIMessage(content="OK")  # a helper's own model call
+                raise AssertionError("a helper prompt reached the agent model")
             if self.on_agent is not None:
                 self.on_agent(run)
             first = next(m for m in messages if isinstance(m, HumanMessage))
@@ -74,6 +74,8 @@ class Factory:
             return ScriptedChatModel([self.user] * 200)
         if spec.model == "scripted:analyst":
             return ScriptedChatModel([analyst_reply] * 200)
+        if spec.model == "scripted:helper":
+            return ScriptedChatModel(["OK"] * 200)
         return ScriptedChatModel([self.agent(self.specs.count(spec.model))] * 400)
 
 
@@ -89,6 +91,8 @@ def study_args(data_dir: Path, out: Path, *extra: str) -> Any:
             "scripted:user",
             "--analyst-model",
             "scripted:analyst",
+            "--helper-model",
+            "scripted:helper",
             "--no-judge",
             "--data-dir",
             str(data_dir),
@@ -141,11 +145,11 @@ def test_study_runs_every_stage_and_resumes_after_ctrl_c(
 
     with RunStore(out / "runs.sqlite") as store:
         configs = {a: store.load_run(f"study-{a}").config for a in ARMS}
-        assert [(c["agent"], c["mode"]) for c in configs.values()] == [
-            ("fc", None),
-            ("fama", "static"),
-            ("fama", "dynamic"),
-            ("fama", "all"),
+        assert [(c["agent"], c["mode"], c["helper_model"]) for c in configs.values()] == [
+            ("fc", None, None),
+            ("fama", "static", "scripted:helper"),
+            ("fama", "dynamic", "scripted:helper"),
+            ("fama", "all", "scripted:helper"),
         ]
         for arm in ARMS:
             assert len(store.episodes(f"study-{arm}")) == 4
@@ -191,7 +195,7 @@ def test_study_refuses_another_plan_in_the_same_folder(
     factory = Factory(tau2_data_dir)
     assert study_command(study_args(tau2_data_dir, out), model_factory=factory) == 1
     err = capsys.readouterr().err
-    assert "another plan (differs in: model, run_options)" in err
+    assert "another plan (differs in: model, run_options, fama_options)" in err
     assert factory.specs == []
 
 

@@ -55,6 +55,14 @@ RUN_OPTIONS: tuple[tuple[str, bool], ...] = (
     ("max_errors", True),
     ("concurrency", True),
 )
+# `fama run` options a study passes to its FAMA runs only
+FAMA_OPTIONS: tuple[str, ...] = (
+    "helper_model",
+    "helper_base_url",
+    "guidance_budget",
+    "tool_use",
+    "max_redecisions",
+)
 
 
 def register(subparsers: Any) -> None:
@@ -103,6 +111,17 @@ def register(subparsers: Any) -> None:
     loop.add_argument("--max-steps", type=int)
     loop.add_argument("--max-errors", type=int)
     loop.add_argument("--concurrency", type=int, default=4)
+    fama = parser.add_argument_group("FAMA runs")
+    fama.add_argument("--helper-model", help="model of FAMA's helpers (default --model)")
+    fama.add_argument("--helper-base-url", help="server of --helper-model")
+    fama.add_argument("--guidance-budget", type=int, help="guidance tokens per decision")
+    fama.add_argument(
+        "--tool-use",
+        choices=["fc", "react"],
+        default="fc",
+        help="the backbone: function calling or ReAct (the baseline too; default fc)",
+    )
+    fama.add_argument("--max-redecisions", type=int, help="before a blocked write is refused")
     parser.set_defaults(func=study_command)
 
 
@@ -210,6 +229,11 @@ def build_plan(args: argparse.Namespace) -> StudyPlan:
             continue
         flag = "--" + name.replace("_", "-")
         options += [flag] if not takes_value else [flag, str(value)]
+    fama_options: list[str] = []
+    for name in FAMA_OPTIONS:
+        value = getattr(args, name)
+        if value is not None:
+            fama_options += ["--" + name.replace("_", "-"), str(value)]
     return StudyPlan(
         env=args.env,
         model=args.model,
@@ -221,6 +245,8 @@ def build_plan(args: argparse.Namespace) -> StudyPlan:
         trials=args.trials,
         prefix=args.prefix,
         run_options=options,
+        fama_options=fama_options,
+        backbone=args.tool_use,
     )
 
 
@@ -274,6 +300,7 @@ class CommandStages:
             agent,
             "--task-ids",
             *task_ids,
+            *(self.plan.fama_options if agent == "fama" else []),
         ]
         if split is not None:
             argv += ["--split", split]

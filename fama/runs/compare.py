@@ -70,6 +70,7 @@ class RunMeta:
     split: str | None
     status: str
     stored_episodes: int
+    split_flag: str | None = None  # its FAMA configuration was made from evaluated tasks
 
 
 @dataclass(frozen=True)
@@ -541,6 +542,7 @@ def build_comparison(
             split=infos[r].config.get("split"),
             status=infos[r].status,
             stored_episodes=len(by_run[r]),
+            split_flag=infos[r].config.get("fairness_warning"),
         )
         for r in ids
     ]

@@ -42,17 +42,17 @@ class StudyError(RuntimeError):
 
 @dataclass(frozen=True)
 class Arm:
-    """One agent evaluated on the test tasks."""
+    """One agent evaluated on the test tasks (``baseline``: the plan's backbone)."""
 
     stage: str
     label: str
-    agent: Literal["fc", "fama"]
+    agent: Literal["baseline", "fama"]
     mode: FamaMode | None
     uses_config: bool
 
 
 ARMS: tuple[Arm, ...] = (
-    Arm("baseline", "FC (baseline)", "fc", None, False),
+    Arm("baseline", "FC (baseline)", "baseline", None, False),
     Arm("fama-static", "FAMA static", "fama", "static", True),
     Arm("fama-dynamic", "FAMA dynamic", "fama", "dynamic", True),
     Arm("all-helpers", "All helpers (IRMA-like)", "fama", "all", False),
@@ -74,6 +74,8 @@ class StudyPlan(BaseModel):
     trials: int
     prefix: str
     run_options: list[str]  # further `fama run` options, the same for every run
+    fama_options: list[str] = []  # `fama run` options of the FAMA runs only
+    backbone: Literal["fc", "react"] = "fc"  # the baseline's agent and FAMA's tool use
 
     def run_id(self, stage: str) -> str:
         """The run id of a stage."""
@@ -178,7 +180,7 @@ def run_study(
             split=split,
             task_ids=ids,
             trials=trials,
-            agent="fc" if arm is None else arm.agent,
+            agent=plan.backbone if arm is None or arm.agent != "fama" else "fama",
             mode=None if arm is None else arm.mode,
             fama_config=out / CONFIG_FILE if arm is not None and arm.uses_config else None,
         )
@@ -237,7 +239,7 @@ def study_table(plan: StudyPlan, comparison: Comparison, config: FamaConfig) -> 
         row = rows.get(run_id)
         if row is None:
             continue
-        label = arm.label
+        label = arm.label.replace("FC", "ReAct") if plan.backbone == "react" else arm.label
         if arm.mode in ("static", "dynamic"):
             label += f" ({', '.join(config.helpers) or 'no helpers'})"
         overhead = comparison.tokens[run_id].overhead_pct.get("agent+helpers")
