@@ -3,8 +3,8 @@
 Selected per helper with ``impl: llm`` in the FAMA configuration's parameters (the rules
 stay the default). Like the paper's helper agents they read the same inputs as their rule
 counterparts, answer within the helper's share of the guidance budget (the prompt states
-it and ``max_tokens`` bounds the reply), and their calls are recorded under the helper's
-node. An answer of ``NONE`` gives no guidance.
+it and ``max_tokens`` bounds the reply, within the run's output limit of the helper), and
+their calls are recorded under the helper's node. An answer of ``NONE`` gives no guidance.
 
 * constraints extractor: the policy and the latest conversation -> the rules that apply
   to the next step;
@@ -47,9 +47,13 @@ async def ask_helper(helper: str, prompt: str, max_chars: int, env: HelperEnv) -
     """One budgeted call of the helper model; its answer (clipped) and the usage record."""
     if env.model is None:
         raise ValueError(f"the {helper} agent variant needs a helper model")
-    bounded = env.model.bind(max_tokens=max(MIN_REPLY_TOKENS, max_chars // CHARS_PER_TOKEN))
+    share = max(MIN_REPLY_TOKENS, max_chars // CHARS_PER_TOKEN)
     reply, call = await call_model(
-        bounded, [HumanMessage(content=prompt)], node=llm_node(helper), retries=env.retries
+        env.model,
+        [HumanMessage(content=prompt)],
+        node=llm_node(helper),
+        retries=env.retries,
+        max_tokens=min(share, env.max_output_tokens(helper)),
     )
     text = strip_thinking(message_text(reply))
     if text.strip().strip(".").upper() == "NONE":
