@@ -7,7 +7,9 @@ Examples::
 
 Failed episodes (reward < 1; infrastructure errors excluded) of one split are analysed: one
 analyst per failure category and a category proposer run in parallel per episode, an
-orchestrator picks the primary error(s), and a mitigation step recommends helpers. Writes
+orchestrator picks the primary error(s), and a mitigation step recommends helpers. Proposed
+categories are merged by meaning (the analyst model judges duplicates); each new category is
+mapped to existing helpers or given a lesson by the mitigation agent. Writes
 ``taxonomy.json`` and ``fama_config.json`` to ``--out`` (default ``fama-analysis/RUN_ID``).
 Evaluate the configuration on a different split than the one analysed. The per-episode
 failure labels are also saved in the run store (``fama compare`` and ``fama view`` read them);

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.commands.run import UsageError, parse_traits, split_ids
+from fama.commands.run import FAMA_KNOBS, UsageError, parse_traits, split_ids
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -55,14 +55,9 @@ RUN_OPTIONS: tuple[tuple[str, bool], ...] = (
     ("max_errors", True),
     ("concurrency", True),
 )
-# `fama run` options a study passes to its FAMA runs only
-FAMA_OPTIONS: tuple[str, ...] = (
-    "helper_model",
-    "helper_base_url",
-    "guidance_budget",
-    "tool_use",
-    "max_redecisions",
-)
+# `fama run` options a study passes to its FAMA runs only (its runs never overlap, and the
+# helper pool is the analysis's)
+FAMA_OPTIONS = tuple(k for k in FAMA_KNOBS if k not in ("allow_overlap", "helpers"))
 
 
 def register(subparsers: Any) -> None:
