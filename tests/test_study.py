@@ -257,3 +257,14 @@ def test_models_survive_a_second_event_loop_in_one_process() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_benchmark_without_splits_is_halved(acebench_data_dir: Path) -> None:
+    from fama.commands.study import select_tasks
+
+    data = ["--data-dir", str(acebench_data_dir)]
+    argv = ["study", "--env", "acebench:multi_turn", "--model", "m:m", *data, "--test-tasks", "3"]
+    args = build_parser().parse_args(argv)
+    train_split, train, test_split, test = select_tasks(args)
+    assert train_split is None and test_split is None
+    assert len(train) == 15 and len(test) == 3 and not set(train) & set(test)
