@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "fama.commands.view",
     "fama.commands.export",
     "fama.commands.analyze",
+    "fama.commands.study",
     "fama.commands.taxonomy",
     "fama.commands.graph",
     "fama.commands.serve",

@@ -60,6 +60,8 @@ def decision(index: int, helpers: list[str], guidance: str | None) -> FamaDecisi
             "categories": ["policy_violation"],
             "verifier_checks": 1,
             "verifier_blocks": [{"check": "confirmation", "problem": "no explicit yes"}],
+            "drivers": {h: ["policy_violation"] for h in helpers},
+            "write_gate": "refused",
         },
         "active_helpers": helpers,
         "guidance": [] if guidance is None else [{"helper": helpers[0], "text": guidance}],

@@ -31,6 +31,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,44 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_fama_arguments(group: Any) -> None:
+    """The FAMA knobs (with --agent fama); each is stored in the run's ``RunSpec``."""
+    group.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="run a --fama-config derived from some of the evaluated tasks (flagged); "
+        "refused otherwise",
+    )
+    group.add_argument("--helper-model", help="model of FAMA's helpers (default: --model)")
+    group.add_argument("--helper-base-url", help="server of --helper-model (default --base-url)")
+    group.add_argument(
+        "--guidance-budget", type=int, help="guidance tokens per decision (default 500)"
+    )
+    group.add_argument(
+        "--helpers",
+        help="helper pool, e.g. constraints_extractor,memory (overrides the configuration's)",
+    )
+    group.add_argument(
+        "--tool-use", choices=["fc", "react"], help="FAMA's tool-use node (default fc)"
+    )
+    group.add_argument(
+        "--max-redecisions",
+        type=int,
+        help="re-decisions after a blocked write before it is refused (default 1)",
+    )
+
+
+FAMA_KNOBS = (
+    "allow_overlap",
+    "helper_model",
+    "helper_base_url",
+    "guidance_budget",
+    "helpers",
+    "tool_use",
+    "max_redecisions",
+)
+
+
 def register(subparsers: Any) -> None:
     """Add the ``run`` sub-command."""
     parser = subparsers.add_parser(
@@ -109,6 +148,7 @@ def register(subparsers: Any) -> None:
         help="FAMA helper mode (with --agent fama; default static)",
     )
     agent.add_argument("--fama-config", type=Path, help="FAMA configuration (JSON)")
+    add_fama_arguments(agent)
     agent.add_argument(
         "--max-steps",
         type=int,
@@ -208,13 +248,21 @@ def split_ids(values: Sequence[str] | None) -> list[str] | None:
 
 
 def role_model_specs(spec: RunSpec) -> dict[str, ModelSpec | None]:
-    """The agent, user and judge model specs of a run (judge ``None`` when unused)."""
+    """The agent, user, judge and FAMA helper model specs of a run (``None`` when unused)."""
     from fama.core.output_limits import OutputLimits
     from fama.llm.models import ModelSpec
 
     timeout = spec.request_timeout_s
     limit = OutputLimits(spec.max_output_tokens).for_node
     return {
+        "helper": None
+        if spec.helper_model is None
+        else ModelSpec(
+            model=spec.helper_model,
+            base_url=spec.helper_base_url,
+            temperature=spec.temperature,
+            max_tokens=limit("helper"),
+        ),
         "agent": ModelSpec(
             model=spec.model,
             base_url=spec.base_url,
@@ -255,6 +303,7 @@ def run_command(
     from fama.envs.tau2.data import DataNotFoundError
     from fama.llm.models import ModelConfigError
     from fama.llm.probe import EndpointError
+    from fama.runs.spec import SplitError
     from fama.runs.store import RunConfigMismatchError, StoreError
     from fama.serving.session import LocalServingError, UnknownLocalModelError
 
@@ -268,6 +317,9 @@ def run_command(
         ModelConfigError,
     ) as exc:
         print(f"fama run: {exc}", file=sys.stderr)
+        return 2
+    except SplitError as exc:
+        print(f"fama run: refused: {exc}", file=sys.stderr)
         return 2
     except (StoreError, LocalServingError, EndpointError) as exc:
         print(f"fama run: {exc}", file=sys.stderr)
@@ -324,13 +376,27 @@ def build_run_spec(
 ) -> RunSpec:
     """The run's configuration from the command line and the selected benchmark."""
     from fama.runs.runner import trial_seeds
-    from fama.runs.spec import RunSpec, fairness_warning, loop_config
+    from fama.runs.spec import RunSpec, check_split, loop_config
 
     task_ids = [loaded.task_id(t) for t in loaded.tasks]
     loop = loop_options(args, loaded)
     user_model = args.user_model or args.model
     uses_judge = loaded.env.startswith("tau2:") and not args.no_judge
     source = str(args.fama_config) if args.fama_config else "the FAMA configuration"
+    warning, overlap = (
+        (None, [])
+        if fama_config is None
+        else check_split(
+            fama_config,
+            source,
+            env=loaded.env,
+            split=args.split,
+            task_ids=task_ids,
+            allow_overlap=args.allow_overlap,
+            force_config=args.force_config,
+        )
+    )
+    fama = args.agent == "fama"
     return RunSpec(
         env=args.env,
         domain=loaded.domain,
@@ -355,9 +421,15 @@ def build_run_spec(
         max_errors=loop["max_errors"],
         tool_call_mode=args.tool_call_mode,
         max_output_tokens=output_limits(args).table,
-        fairness_warning=None
-        if fama_config is None
-        else fairness_warning(fama_config, source, args.split, task_ids),
+        fairness_warning=warning,
+        helper_model=args.helper_model,
+        helper_base_url=(args.helper_base_url or args.base_url) if args.helper_model else None,
+        guidance_budget=args.guidance_budget,
+        helpers=split_ids([args.helpers]) if args.helpers else None,
+        tool_use=(args.tool_use or "fc") if fama else None,
+        max_redecisions=args.max_redecisions,
+        allow_overlap=args.allow_overlap,
+        overlap_task_ids=overlap,
         concurrency=args.concurrency,
         request_timeout_s=args.request_timeout,
         retries=args.retries,
@@ -396,7 +468,12 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
     loop = loop_options(args, loaded)
     try:
         agent = agent_setup(
-            args.agent, fama_config=fama_config, mode=mode, agent_prompt=loaded.agent_prompt
+            args.agent,
+            fama_config=fama_config,
+            mode=mode,
+            agent_prompt=loaded.agent_prompt,
+            fama_options=fama_options(spec, loaded.env),
+            tool_use=spec.tool_use or "fc",
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -439,6 +516,11 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
             if resumed and not args.retry_errors:
                 _note_skipped_failures(
                     len(store.finished_episode_keys(run_id, statuses=FAILED_STATUSES))
+                )
+            if "helper" in models:
+                agent = replace(
+                    agent,
+                    context_options={**agent.context_options, "helper_model": models["helper"][1]},
                 )
             execute = loaded.make_executor(
                 ExecutorParts(
@@ -540,18 +622,40 @@ def _default_factory() -> ModelFactory:
     return resolve_chat_model
 
 
+def fama_options(spec: RunSpec, env: str) -> dict[str, Any]:
+    """The ``fama_settings`` keywords of a run's FAMA knobs (given ones only)."""
+    options: dict[str, Any] = {"environment": env}
+    if spec.guidance_budget is not None:
+        options["guidance_budget"] = spec.guidance_budget
+    if spec.helpers is not None:
+        options["helpers"] = spec.helpers
+    if spec.max_redecisions is not None:
+        options["max_redecisions"] = spec.max_redecisions
+    return options
+
+
 def _fama_options(args: argparse.Namespace) -> tuple[FamaConfig | None, FamaMode | None]:
     """Validate the FAMA options; returns the loaded configuration and the mode."""
     from fama.core.fama_config import FamaConfig
 
     if args.agent != "fama":
-        if args.mode is not None or args.fama_config is not None:
-            raise UsageError("--mode and --fama-config need --agent fama")
+        given = [k for k in ("mode", "fama_config", *FAMA_KNOBS) if getattr(args, k, None)]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UsageError(f"{flags} need --agent fama")
         return None, None
+    for name, least in (("guidance_budget", 1), ("max_redecisions", 0)):
+        value = getattr(args, name)
+        if value is not None and value < least:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least {least}")
+    if args.helper_base_url and not args.helper_model:
+        raise UsageError("--helper-base-url needs --helper-model")
+    if args.allow_overlap and args.fama_config is None:
+        raise UsageError("--allow-overlap needs --fama-config")
     mode: FamaMode = args.mode or "static"
     if args.fama_config is None:
-        if mode == "static":
-            raise UsageError("--agent fama --mode static needs --fama-config FILE")
+        if mode == "static" and not args.helpers:
+            raise UsageError("--agent fama --mode static needs --fama-config FILE (or --helpers)")
         return None, mode
     try:
         config = FamaConfig.load(args.fama_config)
@@ -562,18 +666,13 @@ def _fama_options(args: argparse.Namespace) -> tuple[FamaConfig | None, FamaMode
 
 
 def _check_fama_config(config: FamaConfig, args: argparse.Namespace) -> None:
-    """Helpers and parameters valid, made for this environment (or ``--force-config``)."""
+    """Helpers and parameters valid (the environment is checked by ``check_split``)."""
     from fama.helpers.params import config_problems
 
     problems = config_problems(config)
     if problems:
         shown = "\n  ".join(problems[:5]) + ("\n  ..." if len(problems) > 5 else "")
         raise UsageError(f"{args.fama_config} cannot be used:\n  {shown}")
-    if config.environment != args.env and not args.force_config:
-        raise UsageError(
-            f"{args.fama_config} was made for {config.environment}, not {args.env}; "
-            "add --force-config to run it anyway"
-        )
 
 
 def command_line(args: argparse.Namespace, run_id: str) -> str:
@@ -606,6 +705,7 @@ _COMMAND_OPTIONS = (
     "agent",
     "mode",
     "fama_config",
+    *FAMA_KNOBS,
     "max_steps",
     "max_errors",
     "tool_call_mode",

@@ -29,6 +29,7 @@ from fama.llm.call import call_model
 NAME = "decision_verifier"
 PROMPT = "helper_decision_verifier"
 REMEDIATION_PROMPT = "helper_decision_verifier_remediation"
+REFUSAL_PROMPT = "helper_decision_verifier_refusal"
 CONVERSATION_MESSAGES = 6
 
 SPEC = HelperSpec(
@@ -41,7 +42,7 @@ SPEC = HelperSpec(
     uses_llm=True,
     default_params={"max_redecisions": 1, "llm_check": True, "rules": 4},
     typical_tokens=60,
-    prompts=(PROMPT, REMEDIATION_PROMPT),
+    prompts=(PROMPT, REMEDIATION_PROMPT, REFUSAL_PROMPT),
 )
 
 _EXPLICIT_CONFIRMATION = re.compile(r"explicit[^.\n]*confirm|confirm[^.\n]*explicit", re.I)
@@ -219,12 +220,11 @@ async def verify(
     return Verdict(True), calls
 
 
-def remediation(proposal: AIMessage, verdict: Verdict, env: HelperEnv) -> str:
-    """The guidance for the re-decision after a blocked proposal."""
+def remediation(
+    proposal: AIMessage, verdict: Verdict, env: HelperEnv, prompt: str = REMEDIATION_PROMPT
+) -> str:
+    """The guidance for the re-decision after a blocked proposal (``REFUSAL_PROMPT``: the
+    tool result of a write refused once the re-decisions are used up)."""
     blocked = write_calls(proposal, env) or proposal.tool_calls
     action = "; ".join(describe(c) for c in blocked)
-    return (
-        env.prompts[REMEDIATION_PROMPT]
-        .render(action=clip(action, 300), problem=verdict.problem)
-        .strip()
-    )
+    return env.prompts[prompt].render(action=clip(action, 300), problem=verdict.problem).strip()

@@ -370,50 +370,55 @@ def agent_setup(
     mode: FamaMode | None = None,
     agent_prompt: str = "tau2_agent",
     helper_model: BaseChatModel | None = None,
+    fama_options: Mapping[str, Any] | None = None,
+    tool_use: str = "fc",
 ) -> AgentSetup:
     """The agent, system prompt and prompt set of ``fc``, ``react`` or ``fama``.
 
     The ``fc`` and ``fama`` system prompt is the registry prompt ``agent_prompt`` rendered
     with ``policy=env.policy`` (the benchmark's official agent prompt). ``fama`` adds FAMA's
     decision nodes (orchestrator, mitigation, helpers, verifier) around the function-calling
-    node; ``mode`` defaults to ``static``, which needs ``fama_config``.
+    node, or the ReAct node with ``tool_use="react"`` (then with the ReAct system prompt);
+    ``mode`` defaults to ``static``, which needs ``fama_config`` (or ``helpers`` in
+    ``fama_options``, the further keywords of ``fama_settings``).
     """
     from fama.prompts import PromptSet
 
     if kind == "fc":
         prompts = PromptSet.resolve([agent_prompt, "fc_retry_note"])
         return AgentSetup(kind, None, _official_prompt(prompts[agent_prompt]), prompts)
-    if kind == "react":
-        from fama.nodes.react_agent import (
-            PROMPT_NAME,
-            react_agent_node,
-            render_react_system_prompt,
-        )
+    if kind not in ("react", "fama"):
+        raise ValueError(f"unknown agent kind {kind!r} (fc, react or fama)")
+    if tool_use not in ("fc", "react"):
+        raise ValueError(f"unknown tool use {tool_use!r} (fc or react)")
+    from fama.nodes.react_agent import PROMPT_NAME, react_agent_node, render_react_system_prompt
 
-        prompts = PromptSet.resolve([PROMPT_NAME, "react_retry_note"])
-        return AgentSetup(
-            kind,
-            react_agent_node,
-            lambda env: render_react_system_prompt(env.policy, env.agent_tools(), prompts),
-            prompts,
-        )
+    react = kind == "react" or tool_use == "react"
+    base = [PROMPT_NAME, "react_retry_note"] if react else [agent_prompt, "fc_retry_note"]
+    settings = None
     if kind == "fama":
-        from fama.graph.decision import FamaDecisions
         from fama.helpers.settings import fama_settings, prompt_names
 
-        fama_mode: FamaMode = mode or "static"
-        if fama_mode == "static" and fama_config is None:
-            raise ValueError("FAMA static mode needs a FAMA configuration (--fama-config)")
-        settings = fama_settings(fama_mode, fama_config)
-        prompts = PromptSet.resolve([agent_prompt, "fc_retry_note", *prompt_names(settings)])
-        return AgentSetup(
-            kind,
-            FamaDecisions(),
-            _official_prompt(prompts[agent_prompt]),
-            prompts,
-            {"fama": settings, "helper_model": helper_model},
-        )
-    raise ValueError(f"unknown agent kind {kind!r} (fc, react or fama)")
+        settings = fama_settings(mode or "static", fama_config, **dict(fama_options or {}))
+        base += prompt_names(settings)
+    prompts = PromptSet.resolve(base)
+
+    def react_prompt(env: ToolEnvironment) -> str:
+        return render_react_system_prompt(env.policy, env.agent_tools(), prompts)
+
+    system_prompt = react_prompt if react else _official_prompt(prompts[agent_prompt])
+    node = react_agent_node if react else None
+    if settings is None:
+        return AgentSetup(kind, node, system_prompt, prompts)
+    from fama.graph.decision import FamaDecisions
+
+    return AgentSetup(
+        kind,
+        FamaDecisions(tool_use_node=node),
+        system_prompt,
+        prompts,
+        {"fama": settings, "helper_model": helper_model},
+    )
 
 
 def _official_prompt(prompt: Prompt) -> Callable[[ToolEnvironment], str]:
