@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDic
 from fama.core.retry import RetryPolicy
 from fama.core.state import EpisodeState, Termination
 from fama.core.users import STOP_TOKENS
+from fama.prompts import PromptSet
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -56,8 +57,7 @@ class EpisodeLoopState(EpisodeState):
     """``EpisodeState`` plus the keys the episode loop and the tool-use nodes add."""
 
     agent_issues: NotRequired[Annotated[list[AgentIssue], operator.add]]
-    messages_counted: NotRequired[int]  # messages already accounted for in ``steps``
-    agent_turns: NotRequired[int]  # agent messages accounted for (the opening ones excluded)
+    episode_start: NotRequired[int]  # messages the episode started with (not steps)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -76,6 +76,7 @@ class EpisodeContext:
     agent_stop_phrases: tuple[str, ...] = ()
     terminal_tools: frozenset[str] = frozenset()
     max_agent_turns: int | None = None
+    prompts: PromptSet = field(default_factory=PromptSet.defaults)
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.max_errors < 1:

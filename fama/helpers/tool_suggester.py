@@ -18,7 +18,6 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from fama.helpers.base import HelperEnv, HelperInput, HelperSpec, HelperUpdate, guidance
 from fama.helpers.text import bm25, clip, message_text, one_line, parse_json, tokens
-from fama.prompts import load_prompt
 
 NAME = "tool_suggester"
 PROMPT = "helper_tool_suggester"
@@ -130,5 +129,5 @@ async def run(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
     lines.extend(f"- {signature(t)}: {summary(t)}" for t in ranked[: int(env.params["tools"])])
     if not lines:
         return guidance(NAME, "")
-    text = load_prompt(PROMPT, "v1").render(tools="\n".join(lines))
+    text = env.prompts[PROMPT].render(tools="\n".join(lines))
     return guidance(NAME, text, inp["max_chars"])

@@ -26,7 +26,8 @@ from langgraph.runtime import Runtime
 from fama.core.context import EpisodeContext, EpisodeLoopState
 from fama.core.env import ToolEnvironment, ToolOutput
 from fama.core.state import Termination
-from fama.core.views import count_agent_messages, user_tool_calls
+from fama.core.steps import agent_turns, count_steps
+from fama.core.views import user_tool_calls
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -131,27 +132,22 @@ def _timing(node: str, started: float) -> list[dict[str, Any]]:
 def _batch_update(
     state: EpisodeLoopState, results: list[ToolMessage], node: str, started: float
 ) -> dict[str, Any]:
-    """Steps (new messages + the batch), errors and counters after one result batch."""
-    messages = state["messages"]
-    counted = state.get("messages_counted", len(messages))
+    """The results and the error count after one result batch (one more step)."""
     return {
         "messages": results,
-        "steps": state.get("steps", 0) + len(messages) - counted + 1,
         "tool_errors": state.get("tool_errors", 0) + sum(r.status == "error" for r in results),
-        "messages_counted": len(messages) + len(results),
-        "agent_turns": state.get("agent_turns", 0) + count_agent_messages(messages[counted:]),
         "node_timings": _timing(node, started),
     }
 
 
 def _agent_batch_end(
-    ctx: EpisodeContext, message: AIMessage, update: dict[str, Any]
+    ctx: EpisodeContext, state: EpisodeLoopState, message: AIMessage, update: dict[str, Any]
 ) -> Termination | None:
     """The end condition after an agent tool batch: limits, terminal tools, agent turns."""
-    termination = ctx.limit_reached(update["steps"], update["tool_errors"])
+    termination = ctx.limit_reached(count_steps(state) + 1, update["tool_errors"])
     if termination is None and any(c["name"] in ctx.terminal_tools for c in message.tool_calls):
         termination = "agent_stop"
-    if termination is None and ctx.agent_turns_exhausted(update["agent_turns"]):
+    if termination is None and ctx.agent_turns_exhausted(agent_turns(state)):
         termination = "max_steps"
     return termination
 
@@ -164,7 +160,7 @@ async def tools_node(state: EpisodeLoopState, runtime: Runtime[EpisodeContext]) 
     if not isinstance(last, AIMessage):
         raise TypeError(f"tools node reached after a {type(last).__name__}, not an AIMessage")
     update = _batch_update(state, execute_tool_calls(ctx.env, last), TOOLS_NODE, started)
-    termination = _agent_batch_end(ctx, last, update)
+    termination = _agent_batch_end(ctx, state, last, update)
     if termination is not None:
         update["termination"] = termination
     return update
@@ -181,7 +177,7 @@ async def user_tools_node(
     if not calls:
         raise TypeError(f"user_tools node reached after a {type(last).__name__} without tool calls")
     update = _batch_update(state, execute_user_tool_calls(ctx.env, calls), USER_TOOLS_NODE, started)
-    termination = ctx.limit_reached(update["steps"], update["tool_errors"])
+    termination = ctx.limit_reached(count_steps(state) + 1, update["tool_errors"])
     if termination is not None:
         update["termination"] = termination
     return update
