@@ -17,7 +17,7 @@ from fama.benchmarks.registry import BenchmarkOptions, load_benchmark, parse_env
 from fama.core.trajectory import MessageRecord
 from fama.envs.custom import CustomDomain, DomainError, TaskError, parse_tasks, state_digest
 from fama.envs.custom.outcome import evaluate_outcome, replay, state_mismatch
-from fama.envs.custom.tools import run_tool
+from fama.envs.tool_runner import run_tool
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = "examples.saas_admin.support:make_env"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fama.core.env import ToolKind, ToolOutput
+from fama.envs.tool_runner import run_tool
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -16,8 +16,9 @@ class LangChainToolEnvironment:
     """A ``ToolEnvironment`` over plain LangChain tools (for the embeddable agent).
 
     Tools named in ``write_tools`` are write tools (checked by the decision verifier and
-    weighed by the orchestrator's signals); the others count as read tools. Tools are run
-    synchronously with ``tool.invoke``; any exception becomes an error result.
+    weighed by the orchestrator's signals); the others count as read tools. Tools run
+    through ``fama.envs.tool_runner.run_tool`` (async-only tools too); any exception becomes
+    an error result.
     """
 
     def __init__(self, tools: Sequence[BaseTool], policy: str, write_tools: Iterable[str] = ()):
@@ -52,12 +53,4 @@ class LangChainToolEnvironment:
         tool = self._tools.get(name)
         if tool is None:
             return ToolOutput(f"Error: Tool '{name}' not found.", error=True)
-        try:
-            result = tool.invoke(arguments)
-        except Exception as exc:  # a tool's failure is the model's information, not a crash
-            return ToolOutput(f"Error: {exc}", error=True)
-        if isinstance(result, str):
-            return ToolOutput(result)
-        if isinstance(result, dict | list):
-            return ToolOutput(json.dumps(result, default=str))
-        return ToolOutput(str(result))
+        return run_tool(tool, arguments)

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from fama.core.env import ToolKind, ToolOutput
 from fama.envs.custom.tasks import CustomTask
-from fama.envs.custom.tools import as_tool, run_tool
+from fama.envs.tool_runner import as_tool, run_tool
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool

@@ -1,24 +1,23 @@
 """User tools as LangChain tools, run synchronously whether they are sync or async.
 
 The episode loop calls ``ToolEnvironment.execute`` synchronously; an async-only tool (a
-``StructuredTool`` with only a coroutine) is run to completion on its own event loop in a
-worker thread, so it works inside a running loop too. Any exception, including an argument
-that does not fit the schema, becomes an ``Error: ...`` output.
+``StructuredTool`` with only a coroutine) is run to completion with ``fama.core.sync.run_sync``,
+so it works inside a running loop too. Any exception, including an argument that does not
+fit the schema, becomes an ``Error: ...`` output. Used by users' own domains
+(``fama.envs.custom``) and by the environment over plain LangChain tools.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ValidationError
 
 from fama.core.env import ToolOutput
+from fama.core.sync import run_sync
 
 
 def as_tool(tool: Any) -> BaseTool:
@@ -37,14 +36,31 @@ def _is_async_only(tool: BaseTool) -> bool:
     return isinstance(tool, StructuredTool) and tool.func is None and tool.coroutine is not None
 
 
-def run_coroutine(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine to completion from sync code, inside a running event loop or not."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fama-tool") as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+def sync_capable(tool: BaseTool) -> BaseTool:
+    """The tool itself, or for an async-only tool a twin whose sync side runs the coroutine
+    with ``run_sync`` (same name, description, schema and response format)."""
+    if not _is_async_only(tool):
+        return tool
+    assert isinstance(tool, StructuredTool) and tool.coroutine is not None
+    coroutine = tool.coroutine
+
+    async def call(**kwargs: Any) -> Any:
+        return await coroutine(**kwargs)
+
+    def run(**kwargs: Any) -> Any:
+        return run_sync(call(**kwargs))
+
+    return StructuredTool(
+        name=tool.name,
+        description=tool.description,
+        args_schema=tool.args_schema,
+        func=run,
+        coroutine=coroutine,
+        response_format=tool.response_format,
+        return_direct=tool.return_direct,
+        metadata=tool.metadata,
+        tags=tool.tags,
+    )
 
 
 def output_text(result: Any) -> str:
@@ -62,7 +78,7 @@ def run_tool(tool: BaseTool, arguments: dict[str, Any]) -> ToolOutput:
     """Run one tool call synchronously; failures come back as ``Error: ...`` outputs."""
     try:
         if _is_async_only(tool):
-            result = run_coroutine(tool.ainvoke(arguments))
+            result = run_sync(tool.ainvoke(arguments))
         else:
             result = tool.invoke(arguments)
     except ValidationError as exc:
