@@ -18,6 +18,8 @@ tool_error          the latest tool result is an error           wrong_retrieval
                                                                  output_reformulator
 long_output         the latest tool result is long JSON          wrong_retrieval ->
                                                                  output_reformulator
+repeated_call       the agent sent the same failing tool calls   wrong_retrieval ->
+                    at least twice in a row                      tool_suggester
 action_request      the user's latest message asks for a write   policy_violation ->
                     action (words of write-tool names)           constraints_extractor
 confirmation        the user's latest message confirms           policy_violation ->
@@ -53,6 +55,7 @@ from fama.core.fama_state import (
     TaxonomyEntry,
     timing,
 )
+from fama.core.repeats import failing_repeats
 from fama.core.views import agent_view
 from fama.helpers import output_reformulator
 from fama.helpers.decision_verifier import confirms
@@ -60,6 +63,7 @@ from fama.helpers.text import message_text, parse_json, tokens, user_messages
 
 NODE = "orchestrator"
 LONG_CONTEXT_MESSAGES = 12
+REPEATED_CALLS = 2  # the same failing calls this many times in a row is a signal
 _ARGUMENT_ERROR = re.compile(
     r"argument|parameter|missing|unexpected keyword|required|must be|not found\.$", re.I
 )
@@ -131,6 +135,10 @@ def detect_signals(
                     "helper": "output_reformulator",
                 }
             )
+    if failing_repeats(messages).count >= REPEATED_CALLS:
+        signals.append(
+            {"name": "repeated_call", "category": "wrong_retrieval", "helper": "tool_suggester"}
+        )
     users = user_messages(messages)
     words, verbs = action_words(tools, tool_kind)
     if users:
