@@ -161,10 +161,10 @@ def test_bad_domains_are_clear_errors() -> None:
         shop(new_state=None)
     with pytest.raises(DomainError, match="non-empty name"):
         shop(name=" ")
-    with pytest.raises(DomainError, match=r"write_tools names unknown tools \['refund'\]"):
+    with pytest.raises(DomainError, match=r"write_tools names unknown tools: \['refund'\]"):
         shop(write_tools=["refund"]).new_environment()
     doubled = CustomDomain(name="d", policy="", tools=[shop_tools({})[0]] * 2, tasks=[])
-    with pytest.raises(DomainError, match=r"not unique: \['set_price'\]"):
+    with pytest.raises(DomainError, match=r"must be unique: \['set_price'\]"):
         doubled.new_environment()
 
 

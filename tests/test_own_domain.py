@@ -24,6 +24,7 @@ from fama.llm.models import ModelSpec
 from fama.prompts import load_prompt
 from fama.runs.store import RunStore
 from tests.fakes import ScriptedChatModel
+from tests.readme_snippets import blocks, commands, section
 from tests.test_analysis import Router
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,11 +91,16 @@ def factory(spec: ModelSpec) -> BaseChatModel:
     return ScriptedChatModel([reply] * 400)
 
 
-def run(db: Path, run_id: str, split: str, *extra: str) -> None:
-    argv = ["run", "--env", ENV, "--split", split, "--model", "scripted:agent"]
-    argv += ["--user-model", "scripted:user", "--db", str(db), "--run-id", run_id]
-    args = build_parser().parse_args([*argv, "--no-progress", "--concurrency", "2", *extra])
-    assert run_module.run_command(args, model_factory=factory) == 0
+def execute(argv: list[str], **factories: Any) -> int:
+    """Run one ``fama`` command line with scripted models (``run`` and ``analyze``)."""
+    args = build_parser().parse_args(argv)
+    if argv[0] == "run":
+        args.no_progress, args.concurrency = True, 2
+        return run_module.run_command(args, model_factory=factories["run"])
+    if argv[0] == "analyze":
+        return analyze.analyze_command(args, model_factory=factories["analyze"])
+    result: int = args.func(args)
+    return result
 
 
 def rewards(db: Path, run_id: str) -> dict[str, float | None]:
@@ -134,46 +140,48 @@ def analysis_router() -> Router:
     return Router(answers, markers)
 
 
-def test_baseline_analyze_fama_compare_on_the_example(
+def test_the_readme_commands_on_the_example(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(REPO)  # the example is importable from the working directory
-    db = tmp_path / "runs.sqlite"
-
-    run(db, "base-train", "train")
-    train = rewards(db, "base-train")
-    assert len(train) == 10
-    assert {t for t, r in train.items() if r != 1.0} == {"t03", "t09"}
-
-    out = tmp_path / "analysis"
+    """README, "Use it on your own agent", path 2: baseline on the train split -> analyze ->
+    FAMA on the test split -> compare, exactly as written there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(REPO))  # the example package, as from a checkout
+    block = blocks(section("Use it on your own agent"), "bash")[0]
+    models = {"MODEL": "scripted:agent", "USER_MODEL": "scripted:user", "ANALYST_MODEL": "x:y"}
+    argvs = commands(block, models)
+    assert [a[0] for a in argvs] == ["run", "analyze", "run", "run", "compare"]
     router = analysis_router()
-    argv = ["analyze", "base-train", "--db", str(db), "--out", str(out)]
-    args = build_parser().parse_args([*argv, "--analyst-model", "scripted:analyst"])
-    assert analyze.analyze_command(args, model_factory=lambda spec: router.model(40)) == 0
-    config = json.loads((out / "fama_config.json").read_text())
-    assert config["helpers"] == ["decision_verifier", "memory"]
-    assert config["environment"] == ENV
+    db = tmp_path / "fama-runs.sqlite"
+
+    assert execute(argvs[0], run=factory) == 0
+    train = rewards(db, "saas-base-train")
+    assert len(train) == 10 and {t for t, r in train.items() if r != 1.0} == {"t03", "t09"}
+
+    assert execute(argvs[1], analyze=lambda spec: router.model(40)) == 0
+    config = json.loads((tmp_path / "saas-analysis" / "fama_config.json").read_text())
+    assert config["helpers"] == ["decision_verifier", "memory"] and config["environment"] == ENV
     assert "explicit confirmation" in router.prompt("analyst:policy_violation", "t03#0")
 
-    run(db, "base-test", "test")
-    run(db, "fama-test", "test", "--agent", "fama", "--fama-config", str(out / "fama_config.json"))
-    base, fama = rewards(db, "base-test"), rewards(db, "fama-test")
+    assert execute(argvs[2], run=factory) == 0
+    assert execute(argvs[3], run=factory) == 0
+    base, fama = rewards(db, "saas-base-test"), rewards(db, "saas-fama-test")
     assert {t for t, r in base.items() if r != 1.0} == {"t12"}
     assert all(r == 1.0 for r in fama.values()) and len(fama) == 10
     with RunStore(db) as store:
-        t12 = next(e for e in store.episodes("fama-test") if e.task_id == "t12")
-    blocks = [d["diagnosis"]["verifier_blocks"] for d in t12.extra["fama_decisions"]]
-    assert [b for b in blocks if b] == [[{"check": "policy", "problem": f"{OWNER_RULE}; refuse."}]]
+        t12 = next(e for e in store.episodes("saas-fama-test") if e.task_id == "t12")
+    blocks_ = [d["diagnosis"]["verifier_blocks"] for d in t12.extra["fama_decisions"]]
+    assert [b for b in blocks_ if b] == [[{"check": "policy", "problem": f"{OWNER_RULE}; refuse."}]]
 
-    report = tmp_path / "compare.json"
-    argv = ["compare", "base-test", "fama-test", "--db", str(db), "--format", "json"]
-    args = build_parser().parse_args([*argv, "--out", str(report)])
-    assert args.func(args) == 0
-    compared = json.loads(report.read_text())
-    rows = {r["run_id"]: r["metrics"] for r in compared["overall"]["rows"]}
-    assert (rows["base-test"]["successes"], rows["fama-test"]["successes"]) == (9, 10)
-    assert compared["helpers"]["fama-test"]["episodes"] == {"decision_verifier": 10, "memory": 10}
     capsys.readouterr()
+    assert execute([*argvs[4], "--format", "json"]) == 0
+    compared = json.loads(capsys.readouterr().out)
+    rows = {r["run_id"]: r["metrics"] for r in compared["overall"]["rows"]}
+    assert (rows["saas-base-test"]["successes"], rows["saas-fama-test"]["successes"]) == (9, 10)
+    assert compared["helpers"]["saas-fama-test"]["episodes"] == {
+        "decision_verifier": 10,
+        "memory": 10,
+    }
 
 
 # ------------------------------------------------------------------ the embedded model

@@ -24,7 +24,9 @@ class LangChainToolEnvironment:
     def __init__(self, tools: Sequence[BaseTool], policy: str, write_tools: Iterable[str] = ()):
         self._tools = {t.name: t for t in tools}
         if len(self._tools) != len(tools):
-            raise ValueError("tool names must be unique")
+            given = [t.name for t in tools]
+            doubled = sorted({n for n in given if given.count(n) > 1})
+            raise ValueError(f"tool names must be unique: {doubled}")
         self._writes = frozenset(write_tools)
         unknown = sorted(self._writes - self._tools.keys())
         if unknown:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from fama.core.env import ToolKind, ToolOutput
+from fama.core.env import ToolKind
 from fama.envs.custom.tasks import CustomTask
-from fama.envs.tool_runner import as_tool, run_tool
+from fama.envs.langchain_tools import LangChainToolEnvironment
+from fama.envs.tool_runner import as_tool
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -90,50 +91,26 @@ class CustomDomain:
         return (self.state_hash or state_digest)(state)
 
 
-class CustomEnvironment:
+class CustomEnvironment(LangChainToolEnvironment):
     """The ``ToolEnvironment`` of one episode of a ``CustomDomain`` (its live state too)."""
 
     def __init__(self, domain: CustomDomain, state: Any, tools: Sequence[BaseTool]) -> None:
+        try:
+            super().__init__(tools, domain.policy, domain.write_tools)
+        except ValueError as exc:
+            raise DomainError(f"domain {domain.name!r}: {exc}") from None
+        unknown = sorted(set(domain.terminal_tools) - {t.name for t in tools})
+        if unknown:
+            raise DomainError(
+                f"domain {domain.name!r}: terminal_tools names unknown tools {unknown}"
+            )
         self.domain = domain
         self.state = state
-        self._tools = {t.name: t for t in tools}
-        if len(self._tools) != len(tools):
-            given = [t.name for t in tools]
-            doubled = sorted({n for n in given if given.count(n) > 1})
-            raise DomainError(f"domain {domain.name!r}: tool names are not unique: {doubled}")
-        for label, names in (
-            ("write_tools", domain.write_tools),
-            ("terminal_tools", domain.terminal_tools),
-        ):
-            unknown = sorted(set(names) - self._tools.keys())
-            if unknown:
-                raise DomainError(f"domain {domain.name!r}: {label} names unknown tools {unknown}")
-
-    @property
-    def policy(self) -> str:
-        """The domain policy."""
-        return self.domain.policy
-
-    def agent_tools(self) -> list[BaseTool]:
-        """The tools, in the order the domain gave them."""
-        return list(self._tools.values())
 
     def tool_kind(self, name: str) -> ToolKind | None:
         """``write``, ``generic`` (terminal tools) or ``read``; None for unknown tools."""
-        if name not in self._tools:
-            return None
-        if name in self.domain.write_tools:
-            return "write"
-        return "generic" if name in self.domain.terminal_tools else "read"
-
-    def execute(
-        self, name: str, arguments: dict[str, Any], requestor: str = "assistant"
-    ) -> ToolOutput:
-        """Run one call; an unknown tool or a failing tool gives an ``Error: ...`` output."""
-        tool = self._tools.get(name)
-        if tool is None:
-            return ToolOutput(f"Error: Tool '{name}' not found.", error=True)
-        return run_tool(tool, arguments)
+        kind = super().tool_kind(name)
+        return "generic" if kind == "read" and name in self.domain.terminal_tools else kind
 
     def digest(self) -> str:
         """The hash of the current state."""

@@ -98,6 +98,17 @@ def _text_field(record: Mapping[str, Any], key: str, default: str | None) -> str
     return value
 
 
+def convert_all(raw: Sequence[Any], convert: Callable[[Any], BaseMessage]) -> list[BaseMessage]:
+    """Every message converted; the first bad one is an error naming its position."""
+    messages = []
+    for n, message in enumerate(raw):
+        try:
+            messages.append(convert(message))
+        except MessageError as exc:
+            raise MessageError(f"message {n}: {exc}") from None
+    return messages
+
+
 def conversation_from_line(
     record: Any, convert: Callable[[Any], BaseMessage], source: str
 ) -> Conversation:
@@ -107,12 +118,7 @@ def conversation_from_line(
     raw = record.get("messages")
     if not isinstance(raw, list) or not raw:
         raise MessageError("messages must be a non-empty list")
-    messages = []
-    for n, message in enumerate(raw):
-        try:
-            messages.append(convert(message))
-        except MessageError as exc:
-            raise MessageError(f"message {n}: {exc}") from None
+    messages = convert_all(raw, convert)
     if "outcome" not in record:
         raise MessageError("no outcome label ('success' or 'failure')")
     success, reason = _label(record["outcome"])
@@ -222,12 +228,7 @@ def _run_messages(run: Mapping[str, Any]) -> list[BaseMessage]:
             raw.append(reply)
     else:
         raise MessageError("no messages in outputs.messages or inputs.messages")
-    messages = []
-    for n, message in enumerate(raw):
-        try:
-            messages.append(_any_message(message))
-        except MessageError as exc:
-            raise MessageError(f"message {n}: {exc}") from None
+    messages = convert_all(raw, _any_message)
     if not messages:
         raise MessageError("the run holds no messages")
     return messages
