@@ -180,7 +180,7 @@ def test_page_loads_filters_and_opens_an_episode(driver: Any, page: Path) -> Non
 def test_page_loads_over_the_loopback_server(driver: Any, page: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    with make_server(page.parent) as server:
+    with make_server(page) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

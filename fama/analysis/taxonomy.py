@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from fama.analysis.episodes import FailedEpisode
 from fama.analysis.schemas import (
@@ -24,6 +24,7 @@ from fama.analysis.schemas import (
 )
 from fama.core.categories import SEED_CATEGORY_IDS, Category
 from fama.core.state import LLMCall
+from fama.core.validation import brief
 
 FORMAT_VERSION = 1
 
@@ -127,6 +128,8 @@ class Taxonomy(BaseModel):
         """Read a taxonomy file, with a clear error if it is not one (or is too new)."""
         try:
             taxonomy = cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            raise ValueError(f"{path} is not a valid FAMA taxonomy: {brief(exc)}") from exc
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path} is not a valid FAMA taxonomy: {exc}") from exc
         if taxonomy.format_version > FORMAT_VERSION:

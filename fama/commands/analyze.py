@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.core.paths import DEFAULT_DB
+from fama.core.paths import DEFAULT_DB, safe_name
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -324,7 +324,7 @@ def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> in
             file=sys.stderr,
         )
         return 1
-    out = args.out or Path("fama-analysis") / args.run_id
+    out = args.out or Path("fama-analysis") / safe_name(args.run_id)
     written = _write(result, out)
     saved = _save_labels(args.db, args.run_id, result.taxonomy)
     print(format_table(result.taxonomy))

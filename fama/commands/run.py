@@ -16,7 +16,12 @@ Each episode is saved as soon as it ends. Re-running with the same --run-id and 
 options (only --concurrency and --no-progress may change) resumes: stored episodes are
 skipped; --retry-errors also re-runs those that ended in an infrastructure or internal
 error (the failed attempt is kept in the new episode's extra.previous_attempts).
-Ctrl-C stops cleanly: finished episodes stay stored and the run is marked interrupted.
+Ctrl-C (or SIGTERM) stops cleanly: finished episodes stay stored and the run is marked
+interrupted. One process at a time works on a run id (a lease in the store).
+
+Before the first episode every model endpoint gets one tiny test request; an unreachable or
+misconfigured one stops the run with a one-line error. The exit code is 1 when every
+episode run ended in an infrastructure error or error, or the circuit breaker stopped the run.
 """
 
 from __future__ import annotations
@@ -30,7 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fama.core.paths import DEFAULT_DB
-from fama.runs.spec import AGENTS, default_run_id
+from fama.runs.spec import (
+    AGENTS,
+    DEFAULT_CIRCUIT_BREAKER,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_RETRIES,
+    default_run_id,
+)
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -39,6 +50,7 @@ if TYPE_CHECKING:
     from fama.core.fama_config import FamaConfig, FamaMode
     from fama.core.output_limits import OutputLimits
     from fama.llm.models import ModelSpec
+    from fama.runs.runner import RunSummary
     from fama.runs.spec import RunSpec
 
 ModelFactory = Callable[["ModelSpec"], "BaseChatModel"]
@@ -145,6 +157,33 @@ def register(subparsers: Any) -> None:
         help="on resume, re-run episodes stored as infrastructure_error or error",
     )
     execution.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    # --- reliability (issue 12) ---
+    execution.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"per model request (default {DEFAULT_REQUEST_TIMEOUT_S:.0f}: suits a CPU model)",
+    )
+    execution.add_argument(
+        "--retries",
+        type=int,
+        default=DEFAULT_RETRIES,
+        help=f"retries of a failed model request, with backoff (default {DEFAULT_RETRIES})",
+    )
+    execution.add_argument(
+        "--circuit-breaker",
+        type=int,
+        default=DEFAULT_CIRCUIT_BREAKER,
+        metavar="N",
+        help="stop the run after N consecutive infrastructure errors (default "
+        f"{DEFAULT_CIRCUIT_BREAKER}; 0: never)",
+    )
+    agent.add_argument(
+        "--force-config",
+        action="store_true",
+        help="run a FAMA configuration made for another environment",
+    )
     parser.set_defaults(func=run_command)
 
 
@@ -173,18 +212,21 @@ def role_model_specs(spec: RunSpec) -> dict[str, ModelSpec | None]:
     from fama.core.output_limits import OutputLimits
     from fama.llm.models import ModelSpec
 
+    timeout = spec.request_timeout_s
     limit = OutputLimits(spec.max_output_tokens).for_node
     return {
         "agent": ModelSpec(
             model=spec.model,
             base_url=spec.base_url,
             temperature=spec.temperature,
+            timeout_s=timeout,
             max_tokens=limit("agent"),
         ),
         "user": ModelSpec(
             model=spec.user_model or spec.model,
             base_url=spec.user_base_url,
             temperature=spec.temperature,
+            timeout_s=timeout,
             max_tokens=limit("user"),
         ),
         "judge": None
@@ -193,23 +235,41 @@ def role_model_specs(spec: RunSpec) -> dict[str, ModelSpec | None]:
             model=spec.judge_model,
             base_url=spec.judge_base_url,
             temperature=0.0,
+            timeout_s=timeout,
             max_tokens=limit("judge"),
         ),
     }
 
 
-def run_command(args: argparse.Namespace, *, model_factory: ModelFactory | None = None) -> int:
-    """Run (or resume) the episodes described by ``args``; returns the exit code."""
+def run_command(
+    args: argparse.Namespace,
+    *,
+    model_factory: ModelFactory | None = None,
+    probe: bool | None = None,
+) -> int:
+    """Run (or resume) the episodes described by ``args``; returns the exit code.
+
+    ``probe`` (default: only with the default model factory, not an injected one) sends each
+    model endpoint one test request before the first episode.
+    """
     from fama.envs.tau2.data import DataNotFoundError
+    from fama.llm.models import ModelConfigError
+    from fama.llm.probe import EndpointError
     from fama.runs.store import RunConfigMismatchError, StoreError
     from fama.serving.session import LocalServingError, UnknownLocalModelError
 
     try:
-        return _run(args, model_factory)
-    except (UsageError, DataNotFoundError, RunConfigMismatchError, UnknownLocalModelError) as exc:
+        return _run(args, model_factory, model_factory is None if probe is None else probe)
+    except (
+        UsageError,
+        DataNotFoundError,
+        RunConfigMismatchError,
+        UnknownLocalModelError,
+        ModelConfigError,
+    ) as exc:
         print(f"fama run: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, LocalServingError) as exc:
+    except (StoreError, LocalServingError, EndpointError) as exc:
         print(f"fama run: {exc}", file=sys.stderr)
         return 1
 
@@ -299,17 +359,24 @@ def build_run_spec(
         if fama_config is None
         else fairness_warning(fama_config, source, args.split, task_ids),
         concurrency=args.concurrency,
+        request_timeout_s=args.request_timeout,
+        retries=args.retries,
+        circuit_breaker=args.circuit_breaker,
     )
 
 
-def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
+def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bool) -> int:
     import asyncio
 
     from fama.benchmarks.registry import ExecutorParts
     from fama.core.output_limits import OutputLimits
     from fama.core.retry import RetryPolicy
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
+    from fama.llm.probe import probe_models
     from fama.prompts.registry import load_prompt
+    from fama.runs.breaker import CircuitBreaker
+    from fama.runs.interrupts import sigterm_as_interrupt
+    from fama.runs.lease import held_lease
     from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs
     from fama.runs.store import FAILED_STATUSES, RunStore
 
@@ -318,6 +385,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    _check_reliability_options(args)
     loaded = load_selected(args)
     spec = build_run_spec(args, loaded, fama_config, mode)
     if spec.fairness_warning:
@@ -337,44 +405,58 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         *([load_prompt(JUDGE_PROMPT).ref] if specs["judge"] is not None else []),
         *loaded.data_refs,
     ]
-    with RunStore(args.db) as store, ExitStack() as stack:
-        resumed = store.create_or_resume_run(
-            run_id, spec.to_config(), refs, differences=spec.differences
-        )
-        keep = ["done"] if args.retry_errors else None
-        stored = store.finished_episode_keys(run_id, statuses=keep)
-        retried = store.episodes(run_id, statuses=FAILED_STATUSES) if args.retry_errors else []
-        jobs = plan_jobs(
-            loaded.tasks, args.trials, skip=stored, retried=retried, task_id=loaded.task_id
-        )
-        verb = "resuming" if resumed else "starting"
-        print(
-            f"{verb} run {run_id}: {len(jobs)} episodes to run, {len(stored)} already stored "
-            f"(db {args.db})",
-            file=sys.stderr,
-        )
+    with (
+        sigterm_as_interrupt() as terminated,
+        RunStore(args.db) as store,
+        ExitStack() as stack,
+        asyncio.Runner() as runner,  # one event loop for the probe and the run
+    ):
+        stack.enter_context(held_lease(args.db, run_id))
         from fama.serving.session import served_models
 
         with served_models(specs, stack) as live_specs:
             factory = model_factory or _default_factory()
+            models = {
+                role: (live, factory(live)) for role, live in live_specs.items() if live is not None
+            }
+            if probe:
+                runner.run(probe_models(models, timeout_s=min(60.0, spec.request_timeout_s)))
+            resumed = store.create_or_resume_run(
+                run_id, spec.to_config(), refs, differences=spec.differences
+            )
+            keep = ["done"] if args.retry_errors else None
+            stored = store.finished_episode_keys(run_id, statuses=keep)
+            retried = store.episodes(run_id, statuses=FAILED_STATUSES) if args.retry_errors else []
+            jobs = plan_jobs(
+                loaded.tasks, args.trials, skip=stored, retried=retried, task_id=loaded.task_id
+            )
+            verb = "resuming" if resumed else "starting"
+            print(
+                f"{verb} run {run_id}: {len(jobs)} episodes to run, {len(stored)} already "
+                f"stored (db {args.db})",
+                file=sys.stderr,
+            )
+            if resumed and not args.retry_errors:
+                _note_skipped_failures(
+                    len(store.finished_episode_keys(run_id, statuses=FAILED_STATUSES))
+                )
             execute = loaded.make_executor(
                 ExecutorParts(
                     agent=agent,
-                    agent_model=factory(_require(live_specs["agent"])),
-                    user_model=factory(_require(live_specs["user"])),
-                    judge_model=None
-                    if live_specs["judge"] is None
-                    else factory(live_specs["judge"]),
+                    agent_model=models["agent"][1],
+                    user_model=models["user"][1],
+                    judge_model=models["judge"][1] if "judge" in models else None,
                     judge_model_name=spec.judge_model or "",
-                    retry=RetryPolicy(),
+                    retry=RetryPolicy(attempts=spec.retries + 1),
                     context_options={
                         **loop,
                         "output_limits": OutputLimits(spec.max_output_tokens),
                     },
                 )
             )
+            breaker = CircuitBreaker(spec.circuit_breaker) if spec.circuit_breaker else None
             try:
-                summary = asyncio.run(
+                summary = runner.run(
                     run_jobs(
                         store,
                         run_id,
@@ -386,15 +468,22 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
                         concurrency=args.concurrency,
                         skipped=len(stored),
                         progress=Progress(enabled=not args.no_progress),
+                        breaker=breaker,
                     )
                 )
             except KeyboardInterrupt:
                 print(
-                    f"\ninterrupted: finished episodes are saved in {args.db}. Resume with the "
-                    f"same options and --run-id {run_id}:\n  {command_line(args, run_id)}",
+                    f"\ninterrupted{' (SIGTERM)' if terminated else ''}: finished episodes are "
+                    f"saved in {args.db}. Resume with the same options and --run-id {run_id}:\n"
+                    f"  {command_line(args, run_id)}",
                     file=sys.stderr,
                 )
-                return 130
+                return 143 if terminated else 130
+    return _finish(args, run_id, summary)
+
+
+def _finish(args: argparse.Namespace, run_id: str, summary: RunSummary) -> int:
+    """Print the end of run lines; the exit code (1: stopped early or every episode failed)."""
     print(
         f"run {run_id} finished: {summary.finished} run now, {summary.skipped} stored before, "
         f"{summary.infra_errors} infrastructure errors, {summary.errors} errors.\n"
@@ -404,7 +493,39 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     if summary.infra_errors or summary.errors:
         retry = f"{command_line(args, run_id)} --retry-errors"
         print(f"  to run the failed episodes again: {retry}", file=sys.stderr)
+    if summary.stopped is not None:
+        print(f"fama run: stopped early: {summary.stopped}", file=sys.stderr)
+        return 1
+    if summary.all_failed:
+        print(
+            f"fama run: all {summary.finished} episodes failed ({summary.infra_errors} "
+            f"infrastructure errors, {summary.errors} errors)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _note_skipped_failures(count: int) -> None:
+    """On resume without --retry-errors: say that stored failures are not run again."""
+    if count:
+        print(
+            f"  {count} stored episodes ended in an infrastructure error or error and are "
+            "skipped; add --retry-errors to run them again",
+            file=sys.stderr,
+        )
+
+
+def _check_reliability_options(args: argparse.Namespace) -> None:
+    """Timeout, retries, breaker and temperature: clear errors for unusable values."""
+    import math
+
+    if not math.isfinite(args.request_timeout) or args.request_timeout <= 0:
+        raise UsageError("--request-timeout must be a positive number of seconds")
+    if args.retries < 0 or args.circuit_breaker < 0:
+        raise UsageError("--retries and --circuit-breaker must be at least 0")
+    if not math.isfinite(args.temperature) or not 0.0 <= args.temperature <= 2.0:
+        raise UsageError(f"--temperature must be between 0 and 2, got {args.temperature}")
 
 
 def _require(spec: ModelSpec | None) -> ModelSpec:
@@ -433,9 +554,26 @@ def _fama_options(args: argparse.Namespace) -> tuple[FamaConfig | None, FamaMode
             raise UsageError("--agent fama --mode static needs --fama-config FILE")
         return None, mode
     try:
-        return FamaConfig.load(args.fama_config), mode
+        config = FamaConfig.load(args.fama_config)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    _check_fama_config(config, args)
+    return config, mode
+
+
+def _check_fama_config(config: FamaConfig, args: argparse.Namespace) -> None:
+    """Helpers and parameters valid, made for this environment (or ``--force-config``)."""
+    from fama.helpers.params import config_problems
+
+    problems = config_problems(config)
+    if problems:
+        shown = "\n  ".join(problems[:5]) + ("\n  ..." if len(problems) > 5 else "")
+        raise UsageError(f"{args.fama_config} cannot be used:\n  {shown}")
+    if config.environment != args.env and not args.force_config:
+        raise UsageError(
+            f"{args.fama_config} was made for {config.environment}, not {args.env}; "
+            "add --force-config to run it anyway"
+        )
 
 
 def command_line(args: argparse.Namespace, run_id: str) -> str:
@@ -483,4 +621,8 @@ _COMMAND_OPTIONS = (
     "run_id",
     "db",
     "concurrency",
+    "request_timeout",
+    "retries",
+    "circuit_breaker",
+    "force_config",
 )

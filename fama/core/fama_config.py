@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+
+from fama.core.validation import brief
 
 FamaMode = Literal["static", "dynamic", "all"]
 
@@ -35,5 +37,7 @@ class FamaConfig(BaseModel):
         """Read a configuration file, with a clear error if it is not one."""
         try:
             return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            raise ValueError(f"{path} is not a valid FAMA configuration: {brief(exc)}") from exc
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path} is not a valid FAMA configuration: {exc}") from exc

@@ -35,7 +35,7 @@ from langgraph.types import Command
 from fama.core.fama_state import Diagnosis, FamaContext, FamaState, timing
 from fama.core.state import FamaDecision
 from fama.helpers import decision_verifier
-from fama.helpers.base import HelperInput, llm_node
+from fama.helpers.base import HelperInput, failure_guidance, llm_node
 from fama.helpers.registry import GUIDANCE_HELPERS
 from fama.helpers.settings import helper_env
 from fama.nodes.mitigation import TOOL_USE, fan_out, helper_node_name, mitigation_node
@@ -176,9 +176,10 @@ async def verifier_node(state: FamaState, runtime: Runtime[FamaContext]) -> Comm
     if verdict.ok:
         checks = state.get("redecisions", 0) + 1
         mode = runtime.context.fama.mode
-        update["fama_decisions"] = [
-            decision_record(state, mode, len(state["messages"]) - 1, checks=checks)
-        ]
+        decision = decision_record(state, mode, len(state["messages"]) - 1, checks=checks)
+        if verdict.failure:  # the model check failed: recorded, the proposal goes on
+            decision["guidance"].append(failure_guidance(decision_verifier.NAME, verdict.failure))
+        update["fama_decisions"] = [decision]
         return Command(goto=TOOLS, update=update)
     blocks = list(record.get("verifier_blocks", []))
     blocks.append({"check": verdict.check, "problem": verdict.problem})

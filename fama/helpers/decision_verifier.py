@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCal
 
 from fama.core.state import LLMCall
 from fama.core.views import agent_view
-from fama.helpers.base import HelperEnv, HelperSpec, llm_node
+from fama.helpers.base import HelperEnv, HelperSpec, failure_text, llm_node
 from fama.helpers.constraints_extractor import relevant_rules
 from fama.helpers.text import clip, message_text, one_line, strip_thinking, tokens
 from fama.llm.call import call_model
@@ -61,6 +61,7 @@ class Verdict:
     ok: bool
     problem: str = ""  # what is wrong and what to do instead (empty when ok)
     check: str = ""  # which check failed: confirmation, grounding or policy
+    failure: str = ""  # the model check failed (``Type: message``): passed unchecked
 
 
 def write_calls(proposal: AIMessage, env: HelperEnv) -> list[ToolCall]:
@@ -199,13 +200,19 @@ async def verify(
     """Check every write call of a proposal; the first violation found wins.
 
     Only what the agent saw counts (``agent_view``: the user's own tool use is left out).
+    When the model check fails (e.g. the helper model is down after its retries) the
+    proposal passes with the failure recorded (``Verdict.failure``): a failing helper
+    degrades the decision, it never ends the episode.
     """
     history = agent_view(history)
     calls: list[LLMCall] = []
     for call in write_calls(proposal, env):
         verdict = deterministic_check(call, history, env.policy)
         if verdict.ok and env.params["llm_check"]:
-            verdict, usage = await policy_check(call, history, env)
+            try:
+                verdict, usage = await policy_check(call, history, env)
+            except Exception as exc:  # degrade: the deterministic checks passed
+                return Verdict(True, failure=failure_text(exc)), calls
             calls.append(usage)
         if not verdict.ok:
             return verdict, calls

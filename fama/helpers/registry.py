@@ -28,7 +28,7 @@ from fama.helpers import (
     planner,
     tool_suggester,
 )
-from fama.helpers.base import HelperFn, HelperSpec
+from fama.helpers.base import HelperFn, HelperSpec, degrading
 
 __all__ = ["GUIDANCE_HELPERS", "HELPERS", "HelperSpec", "minimal_cover", "registry_order"]
 
@@ -44,12 +44,17 @@ HELPERS: dict[str, HelperSpec] = {
     )
 }
 
+# Each run function is wrapped so that a failing helper degrades its decision (no advice,
+# the error recorded in the decision's guidance) instead of ending the episode.
 GUIDANCE_HELPERS: dict[str, HelperFn] = {
-    constraints_extractor.NAME: constraints_extractor.run,
-    tool_suggester.NAME: tool_suggester.run,
-    output_reformulator.NAME: output_reformulator.run,
-    planner.NAME: planner.run,
-    memory.NAME: memory.run,
+    name: degrading(name, run)
+    for name, run in (
+        (constraints_extractor.NAME, constraints_extractor.run),
+        (tool_suggester.NAME, tool_suggester.run),
+        (output_reformulator.NAME, output_reformulator.run),
+        (planner.NAME, planner.run),
+        (memory.NAME, memory.run),
+    )
 }
 
 

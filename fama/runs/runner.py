@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from fama.core.state import LLMCall, NodeTiming
 from fama.core.trajectory import MessageRecord
+from fama.llm.failures import failure_info
+from fama.runs.breaker import CircuitBreaker
 from fama.runs.metrics import is_success
 from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
 
@@ -134,6 +136,12 @@ class RunSummary:
     errors: int = 0
     elapsed_s: float = 0.0
     interrupted: bool = False
+    stopped: str | None = None  # why the circuit breaker stopped the run early
+
+    @property
+    def all_failed(self) -> bool:
+        """True when episodes ran now and every one ended in an infrastructure error or error."""
+        return self.finished > 0 and self.infra_errors + self.errors == self.finished
 
     def line(self) -> str:
         """A one-line progress/summary text."""
@@ -194,13 +202,16 @@ async def run_jobs(
     concurrency: int = 4,
     skipped: int = 0,
     progress: Progress | None = None,
+    breaker: CircuitBreaker | None = None,
 ) -> RunSummary:
     """Run ``jobs`` with at most ``concurrency`` at once, saving each episode as it ends.
 
     The run must already exist in ``store``. On normal completion the run is marked
     ``finished``; on cancellation (Ctrl-C) running episodes are cancelled, the run is marked
     ``interrupted`` and ``CancelledError`` propagates; if saving fails the run is marked
-    ``failed`` and the error propagates. ``skipped`` counts episodes stored before.
+    ``failed`` and the error propagates. ``skipped`` counts episodes stored before. When
+    ``breaker`` trips, the episodes still running are cancelled, no new one starts, the run
+    is marked ``interrupted`` (resumable) and ``summary.stopped`` says why.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -213,9 +224,13 @@ async def run_jobs(
         started_at, t0 = utc_now(), time.perf_counter()
         try:
             outcome = await execute(job)
-        except Exception:  # one broken episode must not end the run
+        except Exception as exc:  # one broken episode must not end the run
             outcome = EpisodeOutcome(
-                status="error", termination=None, reward=None, error_detail=traceback.format_exc()
+                status="error",
+                termination=None,
+                reward=None,
+                error_detail=traceback.format_exc(),
+                extra={"exception": dict(failure_info(exc))},
             )
         store.save_episode(
             run_id,
@@ -227,10 +242,25 @@ async def run_jobs(
         summary.errors += outcome.status == "error"
         summary.elapsed_s = time.monotonic() - start
         progress.update(summary)
+        if (
+            breaker is not None
+            and summary.stopped is None
+            and breaker.record(outcome.status, outcome.error_detail)
+        ):
+            summary.stopped = breaker.reason()
+            for task in workers:  # the episodes in flight are dropped (resumable)
+                if task is not asyncio.current_task():
+                    task.cancel()
 
     async def worker() -> None:
-        for job in queue:  # the shared iterator hands each job to exactly one worker
-            await one(job)
+        try:
+            for job in queue:  # the shared iterator hands each job to exactly one worker
+                if summary.stopped is not None:
+                    return
+                await one(job)
+        except asyncio.CancelledError:
+            if summary.stopped is None:
+                raise
 
     async def ticker() -> None:
         while True:  # cancelled when the workers are done
@@ -257,7 +287,7 @@ async def run_jobs(
             await _stop([ticking])
         summary.elapsed_s = time.monotonic() - start
         progress.update(summary, final=True)
-    store.set_run_status(run_id, "finished")
+    store.set_run_status(run_id, "finished" if summary.stopped is None else "interrupted")
     return summary
 
 
@@ -403,9 +433,10 @@ class GraphEpisodeExecutor:
     ``initial_messages(task)`` gives the opening messages (None: the tau2 greeting);
     ``evaluate(task, env, result)`` scores a finished episode with the live environment
     (ACEBench compares its final state). An episode that ends in ``infrastructure_error`` is
-    not scored (reward None); a judge server that fails after its retries also makes the
-    episode an infrastructure error, and an exception while scoring makes it an ``error``
-    (in both cases the trajectory is kept).
+    not scored (reward None), nor is one a bug ended (status ``error``, the exception in
+    ``extra["exception"]``); ``context_overflow`` is scored like any early end. A judge
+    server that fails after its retries also makes the episode an infrastructure error, and
+    an exception while scoring makes it an ``error`` (in every case the trajectory is kept).
     """
 
     make_env: Callable[[Any], ToolEnvironment]
@@ -433,6 +464,8 @@ class GraphEpisodeExecutor:
         extra = dict(result.extra)
         if result.agent_issues:
             extra["agent_issues"] = list(result.agent_issues)
+        if result.exception is not None:
+            extra["exception"] = dict(result.exception)
         outcome = EpisodeOutcome(
             status="done",
             termination=result.termination,
@@ -447,6 +480,9 @@ class GraphEpisodeExecutor:
         )
         if result.termination == "infrastructure_error":
             outcome.status = "infrastructure_error"
+            return outcome
+        if result.exception is not None and result.termination is None:
+            outcome.status = "error"  # a bug: kept with its trajectory, not scored
             return outcome
         try:
             info = await self.evaluate(job.task, env, result)

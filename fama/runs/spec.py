@@ -21,6 +21,11 @@ from fama.runs.store import RESUME_IGNORED_KEYS, config_differences
 AgentKind = Literal["fc", "react", "fama"]
 AGENTS: tuple[AgentKind, ...] = ("fc", "react", "fama")
 SEED_SCHEME = "official: random.seed(300); randint(0, 10**6) per trial (reference)"
+# A CPU-served 1.5B model takes minutes for its first tau2 call; a hung server is caught by
+# the endpoint probe before the run and by the circuit breaker during it.
+DEFAULT_REQUEST_TIMEOUT_S = 600.0
+DEFAULT_RETRIES = 2
+DEFAULT_CIRCUIT_BREAKER = 10
 
 
 class RunSpec(BaseModel):
@@ -60,6 +65,13 @@ class RunSpec(BaseModel):
     fairness_warning: str | None = None
     concurrency: int = Field(default=4, ge=1)
     command: str = ""
+    request_timeout_s: float = Field(default=DEFAULT_REQUEST_TIMEOUT_S, gt=0)
+    retries: int = Field(default=DEFAULT_RETRIES, ge=0, description="after the first attempt")
+    circuit_breaker: int = Field(
+        default=DEFAULT_CIRCUIT_BREAKER,
+        ge=0,
+        description="stop after this many consecutive infrastructure errors (0: never)",
+    )
 
     def to_config(self) -> dict[str, Any]:
         """The stored form (JSON data; the benchmark's own keys are kept as extras)."""

@@ -275,7 +275,9 @@
       diag.categories && diag.categories.length ? h("div", null, "Categories at risk: ", chips(diag.categories)) : null,
       diag.verifier_checks ? h("div", null, `Verifier checks: ${diag.verifier_checks}`,
         blocks.length ? h("ul", null, blocks.map((b) => h("li", null, `blocked (${b.check}): ${b.problem}`))) : null) : null,
-      guidance.map((g) => h("div", { class: "guidance" }, h("b", null, g.helper), h("pre", null, g.text))));
+      guidance.map((g) => g.error
+        ? h("div", { class: "guidance failed" }, h("b", null, g.helper), " failed (decision made without it): ", g.error)
+        : h("div", { class: "guidance" }, h("b", null, g.helper), h("pre", null, g.text))));
   }
 
   function renderMessage(m) {
