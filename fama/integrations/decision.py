@@ -6,12 +6,13 @@ LangChain agent's model request:
 1. open the decision (``open_decision``): count it and, in dynamic mode, read the risk
    signals (``fama.nodes.orchestrator.detect_signals``);
 2. choose the helpers (``fama.nodes.mitigation.active_helpers``) and run the guidance
-   helpers concurrently, each with its share of the guidance budget (``run_helpers``); a
-   helper that fails is recorded and skipped, never fatal to the user's agent;
+   helpers concurrently, each with its share of the guidance budget (``prepare``); a helper
+   that fails gives no advice and an ``error`` item in the guidance, as in the graph;
 3. the caller makes the model call with ``guidance_message`` appended for this call only;
 4. a proposal calling a write tool is checked by the decision verifier (``verify``) when it
    is active (or in dynamic mode); a violation withdraws it, adds the remediation to the
-   guidance and the caller asks the model again, at most ``max_redecisions`` times;
+   guidance and the caller asks the model again, at most ``max_redecisions`` times (a
+   verifier whose model check fails lets it through, the failure recorded);
 5. ``finish`` writes the decision's ``FamaDecision`` record (the graph's format) with its
    usage and latency.
 """
@@ -35,7 +36,7 @@ from fama.core.state import FamaDecision, Guidance, LLMCall
 from fama.core.views import agent_view
 from fama.graph.decision import decision_record
 from fama.helpers import decision_verifier, output_reformulator
-from fama.helpers.base import HelperEnv, HelperInput
+from fama.helpers.base import HelperEnv, HelperInput, failure_guidance
 from fama.helpers.registry import GUIDANCE_HELPERS
 from fama.nodes.fc_agent import render_guidance
 from fama.nodes.mitigation import active_helpers, budget_shares
@@ -55,7 +56,6 @@ class MiddlewareDecision(FamaDecision):
 
     llm_calls: list[LLMCall]
     latency_ms: float
-    helper_errors: list[str]
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,6 @@ class Pending:
     active: list[str]
     guidance: list[Guidance] = field(default_factory=list)
     llm_calls: list[LLMCall] = field(default_factory=list)
-    helper_errors: list[str] = field(default_factory=list)
     redecisions: int = 0
     passed: bool = False  # the verifier checked the final proposal and let it through
     started: float = field(default_factory=time.perf_counter)
@@ -185,13 +184,7 @@ async def prepare(
         }
         return await GUIDANCE_HELPERS[helper](inp, setup.helper_env(helper, own_tools, agent_model))
 
-    results = await asyncio.gather(*(one(h) for h in helpers), return_exceptions=True)
-    for helper, result in zip(helpers, results, strict=True):
-        if isinstance(result, BaseException):
-            if not isinstance(result, Exception):
-                raise result
-            pending.helper_errors.append(f"{helper}: {type(result).__name__}: {result}")
-            continue
+    for result in await asyncio.gather(*(one(h) for h in helpers)):  # helpers never raise
         pending.guidance += result.get("guidance", [])
         pending.llm_calls += result.get("llm_calls", [])
         pending.update = merge_diagnosis(pending.update, result.get("diagnosis"))
@@ -219,16 +212,14 @@ async def verify(pending: Pending, proposal: AIMessage | None) -> bool:
     assert proposal is not None
     setup = pending.setup
     env = setup.helper_env(decision_verifier.NAME, pending.tools, pending.agent_model)
-    try:
-        verdict, calls = await decision_verifier.verify(proposal, pending.messages, env)
-    except Exception as exc:  # a failing verifier lets the proposal through, recorded
-        pending.helper_errors.append(f"{decision_verifier.NAME}: {type(exc).__name__}: {exc}")
-        return False
+    verdict, calls = await decision_verifier.verify(proposal, pending.messages, env)
     pending.llm_calls += calls
     record = merge_diagnosis(pending.diagnosis, pending.update)
     pending.update["verifier_checks"] = record.get("verifier_checks", 0) + 1
     if verdict.ok:
         pending.passed = True
+        if verdict.failure:  # the model check failed: recorded, the proposal goes on
+            pending.guidance.append(failure_guidance(decision_verifier.NAME, verdict.failure))
         return False
     blocks = list(record.get("verifier_blocks", []))
     blocks.append({"check": verdict.check, "problem": verdict.problem})
@@ -240,7 +231,7 @@ async def verify(pending: Pending, proposal: AIMessage | None) -> bool:
 
 
 def finish(pending: Pending, agent_calls: Sequence[LLMCall]) -> MiddlewareDecision:
-    """The decision's record: the graph's ``FamaDecision`` plus usage, latency, errors."""
+    """The decision's record: the graph's ``FamaDecision`` plus its usage and latency."""
     state = pending.state()
     checks = pending.redecisions + (1 if pending.passed else 0)
     base = decision_record(state, pending.setup.settings.mode, len(pending.messages), checks=checks)
@@ -248,7 +239,6 @@ def finish(pending: Pending, agent_calls: Sequence[LLMCall]) -> MiddlewareDecisi
         **base,
         "llm_calls": [*pending.llm_calls, *agent_calls],
         "latency_ms": (time.perf_counter() - pending.started) * 1000.0,
-        "helper_errors": list(pending.helper_errors),
     }
 
 
