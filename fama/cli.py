@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "fama.commands.compare",
     "fama.commands.view",
     "fama.commands.export",
+    "fama.commands.import_run",
     "fama.commands.analyze",
     "fama.commands.study",
     "fama.commands.taxonomy",

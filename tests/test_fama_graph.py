@@ -456,7 +456,7 @@ def test_node_names() -> None:
 def test_invalid_settings_are_clear_errors() -> None:
     tools, _ = shop_tools()
     with pytest.raises(ValueError, match="static mode needs a FamaConfig"):
-        build_fama_graph(ScriptedChatModel([]), tools, policy="p")
+        build_fama_graph(ScriptedChatModel([]), tools, policy="p", mode="static")
     with pytest.raises(ValueError, match="unknown tools"):
         build_fama_graph(ScriptedChatModel([]), tools, policy="p", mode="all", write_tools=["x"])
     with pytest.raises(ValueError, match="unknown helpers"):
