@@ -26,6 +26,7 @@ ADAPTERS: dict[str, str] = {
     "acebench": "fama.benchmarks.acebench",
     "tau-trait": "fama.benchmarks.tau_trait",
     "tau-bench": "fama.benchmarks.tau_bench",
+    "python": "fama.benchmarks.python_env",  # python:MODULE:FACTORY, a user's own domain
 }
 
 # every --env value a run accepts (benchmark:domain)
@@ -94,8 +95,13 @@ def sha256_text(text: str) -> str:
 def parse_env(env: str) -> tuple[str, str]:
     """``"tau2:retail"`` -> ``("tau2", "retail")``; a clear ``ValueError`` when unknown."""
     benchmark, _, domain = env.partition(":")
+    if benchmark == "python" and domain:
+        return benchmark, domain
     if env not in ENVIRONMENTS:
-        raise ValueError(f"unknown environment {env!r} (choose from {', '.join(ENVIRONMENTS)})")
+        raise ValueError(
+            f"unknown environment {env!r} (choose from {', '.join(ENVIRONMENTS)}, "
+            "or python:MODULE:FACTORY for your own domain)"
+        )
     return benchmark, domain
 
 
@@ -124,5 +130,7 @@ def options_from_config(
 
 
 def run_policy(config: Mapping[str, Any], data_dir: Path | None = None) -> str:
-    """The domain policy of a stored run, reloaded from its benchmark data."""
+    """The domain policy of a stored run: stored with it (imported runs), else reloaded."""
+    if isinstance(config.get("policy"), str):
+        return str(config["policy"])
     return load_benchmark(str(config.get("env")), options_from_config(config, data_dir)).policy
