@@ -336,7 +336,12 @@ async def test_react_episode_with_a_tool_call_a_bad_output_and_a_reply() -> None
 async def test_tolerant_mode_recovers_text_tool_calls_and_records_the_repair() -> None:
     written = '<tool_call>{"name": "get_price", "arguments": {"item_id": "apple"}}</tool_call>'
     ctx = make_context(
-        [written, "It costs 2.0.", '{"name": "launch_rocket", "arguments": {}}'],
+        [
+            written,
+            "It costs 2.0.",
+            '{"name": "launch_rocket", "arguments": {}}',
+            "I cannot launch rockets.",
+        ],
         ["apple price?", "and a rocket?", "bye ###STOP###"],
         tool_call_mode="tolerant",
     )
@@ -345,15 +350,13 @@ async def test_tolerant_mode_recovers_text_tool_calls_and_records_the_repair() -
     call = result.records[2]
     assert call["content"] == "" and call["tool_calls"][0]["name"] == "get_price"
     assert result.records[3]["content"] == "2.0"
-    # an unknown tool written as text is rejected and the text goes to the user unchanged
-    assert result.records[6] == {
-        "role": "assistant",
-        "content": '{"name": "launch_rocket", "arguments": {}}',
-    }
+    # a call of an unknown tool written as text is a call: the environment answers it
+    assert result.records[6]["tool_calls"][0]["name"] == "launch_rocket"
+    assert result.records[7]["content"] == "Error: Tool 'launch_rocket' not found."
     kinds = [(i["kind"], i["message_index"]) for i in result.agent_issues]
-    assert kinds == [("repaired", 2), ("rejected", 6)]
-    assert "launch_rocket" in result.agent_issues[1]["detail"]
-    assert result.tool_errors == 0
+    assert kinds == [("repaired", 2), ("repaired", 6)]
+    assert "launch_rocket (unknown: launch_rocket)" in result.agent_issues[1]["detail"]
+    assert result.tool_errors == 1
 
 
 async def test_constrained_mode_maps_json_actions() -> None:

@@ -60,6 +60,8 @@ def decision(index: int, helpers: list[str], guidance: str | None) -> FamaDecisi
             "categories": ["policy_violation"],
             "verifier_checks": 1,
             "verifier_blocks": [{"check": "confirmation", "problem": "no explicit yes"}],
+            "drivers": {h: ["policy_violation"] for h in helpers},
+            "write_gate": "refused",
         },
         "active_helpers": helpers,
         "guidance": [] if guidance is None else [{"helper": helpers[0], "text": guidance}],
@@ -415,7 +417,7 @@ def test_view_command_errors_are_clear(
 def test_the_server_serves_the_page_on_loopback_only(store_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "site" / "page.html"
     assert run_cli(RUN_ID, "--db", str(store_path), "--out", str(out)) == 0
-    with make_server(out.parent) as server:
+    with make_server(out) as server:
         host, port = server.server_address[:2]
         assert host == "127.0.0.1" and port > 0
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -426,8 +428,8 @@ def test_the_server_serves_the_page_on_loopback_only(store_path: Path, tmp_path:
         finally:
             server.shutdown()
             thread.join(timeout=5)
-    with pytest.raises(ValueError, match="not a folder"):
-        make_server(out)
+    with pytest.raises(ValueError, match="not a file"):
+        make_server(out.parent)
 
 
 @pytest.mark.allow_hosts(["127.0.0.1"])

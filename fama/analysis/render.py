@@ -14,6 +14,8 @@ COMPONENT_MEANING: dict[str, str] = {
     "ACTION": "the agent must make certain tool calls",
     "NL_ASSERTION": "a judge checks natural-language expectations on the conversation",
     "ENV_ASSERTION": "checks run on the final environment state",
+    "STATE": "parts of the final state must have the expected values",
+    "OUTCOME": "the conversation's logged outcome label (imported run)",
 }
 
 TERMINATION_MEANING: dict[str, str] = {
@@ -21,6 +23,7 @@ TERMINATION_MEANING: dict[str, str] = {
     "agent_stop": "the agent ended the conversation",
     "max_steps": "the conversation hit the step limit (scored 0 whatever happened)",
     "too_many_errors": "the agent made too many failing tool calls (scored 0)",
+    "repeated_call": "the agent kept sending the same failing tool calls (ended early)",
 }
 
 

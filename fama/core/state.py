@@ -15,17 +15,26 @@ Termination = Literal[
     "max_steps",
     "too_many_errors",
     "infrastructure_error",  # the model server failed after retries
+    "context_overflow",  # the server refused the prompt as longer than the model's context
+    "repeated_call",  # the agent kept sending the same failing tool calls
 ]
 
 
 class LLMCall(TypedDict):
-    """Token usage and latency of one chat-model call (usage from ``usage_metadata``)."""
+    """Token usage and latency of one chat-model call (usage from ``usage_metadata``).
+
+    ``finish_reason``: why the reply ended (``stop``, ``tool_calls``, ``length`` = cut at the
+    output limit; absent/None when the server did not say). ``usage_missing``: the server
+    reported no usage, so the token counts are local estimates.
+    """
 
     node: str  # graph node that made the call, e.g. "agent", "user", "helper:planner"
     model: str
     input_tokens: int
     output_tokens: int
     latency_ms: float
+    finish_reason: NotRequired[str | None]
+    usage_missing: NotRequired[bool]
 
 
 class NodeTiming(TypedDict):
@@ -36,10 +45,15 @@ class NodeTiming(TypedDict):
 
 
 class Guidance(TypedDict):
-    """Short advice one FAMA helper produced for the current decision only."""
+    """Short advice one FAMA helper produced for the current decision only.
+
+    ``error`` is set (and ``text`` empty) when the helper failed: the decision went on
+    without its advice.
+    """
 
     helper: str
     text: str
+    error: NotRequired[str]
 
 
 class FamaDecision(TypedDict):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from fama.core.fama_state import Diagnosis
+from fama.core.output_limits import OutputLimits
 from fama.core.state import Guidance, LLMCall
 from fama.helpers.text import clip
 from fama.prompts import PromptSet
@@ -56,7 +57,8 @@ class HelperUpdate(TypedDict):
 
 @dataclass(frozen=True)
 class HelperEnv:
-    """The run's resources a helper may use: policy, tools, the helper model, its params."""
+    """The run's resources a helper may use: policy, tools, the helper model, its params,
+    and the output limits its model calls must keep."""
 
     policy: str
     tools: Sequence[BaseTool]
@@ -65,6 +67,11 @@ class HelperEnv:
     retries: RetryPolicy
     params: Mapping[str, Any] = field(default_factory=dict)
     prompts: PromptSet = field(default_factory=PromptSet.defaults)
+    output_limits: OutputLimits = field(default_factory=OutputLimits)
+
+    def max_output_tokens(self, helper: str) -> int:
+        """The output limit of ``helper``'s model calls."""
+        return self.output_limits.for_node(llm_node(helper))
 
     def tool_names(self, kind: ToolKind) -> list[str]:
         """Names of the tools of one kind, in the environment's order."""
@@ -86,6 +93,35 @@ def guidance(helper: str, text: str, max_chars: int | None = None) -> HelperUpda
     if max_chars is not None:
         body = clip(body, max_chars)
     return {"guidance": [{"helper": helper, "text": body}] if body else []}
+
+
+def failed(helper: str, exc: BaseException) -> HelperUpdate:
+    """The update of a helper that failed: no advice, the error recorded on the decision."""
+    return {"guidance": [failure_guidance(helper, failure_text(exc))]}
+
+
+def failure_guidance(helper: str, error: str) -> Guidance:
+    """The guidance item of a failed helper (no text; the tool-use node leaves it out)."""
+    return {"helper": helper, "text": "", "error": error}
+
+
+def failure_text(exc: BaseException) -> str:
+    """``Type: message`` on one line, clipped."""
+    return clip(f"{type(exc).__name__}: {' '.join(str(exc).split())}", 300)
+
+
+def degrading(helper: str, run: HelperFn) -> HelperFn:
+    """``run`` that never raises: a failure (e.g. the helper model down after its retries)
+    becomes ``failed(helper, exc)`` and the decision goes on without the helper's advice."""
+
+    async def safe(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
+        try:
+            return await run(inp, env)
+        except Exception as exc:  # a helper degrades the decision, never ends the episode
+            return failed(helper, exc)
+
+    safe.__name__ = getattr(run, "__name__", helper)
+    return safe
 
 
 def llm_node(helper: str) -> str:

@@ -6,6 +6,11 @@ servers (vLLM, Ollama's ``/v1``, llama.cpp's ``llama-server``) are reached with 
 variable named by ``api_key_env``) and is ``"none"`` when a base URL is given without a key.
 Specs with provider ``local`` name FAMA's embedded backbone: the serving code starts the server
 and fills in ``base_url`` before the spec reaches ``resolve_chat_model``.
+
+``max_tokens`` is the output limit sent with every request (``fama run`` sets it per role).
+``stop`` are stop sequences sent with every request; a ``local`` model without its own gets
+its chat template's tool-result and turn markers (``TEMPLATE_STOPS``), so that it cannot
+write the environment's side of the conversation.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ if TYPE_CHECKING:
 LOCAL_PROVIDER = "local"
 _OPENAI_COMPATIBLE = frozenset({"openai", LOCAL_PROVIDER})
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", LOCAL_PROVIDER: "OPENAI_API_KEY"}
+# model-name prefix of a local model -> its chat template's tool-result and turn markers
+TEMPLATE_STOPS: dict[str, tuple[str, ...]] = {
+    "qwen": ("<tool_response>", "<|im_start|>"),  # Qwen2.5 / Qwen3 (ChatML with tool tags)
+}
 
 
 class ModelConfigError(ValueError):
@@ -36,6 +45,7 @@ class ModelSpec:
     api_key_env: str | None = None  # environment variable holding the key
     timeout_s: float | None = 120.0  # per request, for OpenAI-compatible providers
     max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None  # None: the local chat template's markers, if known
 
     def __post_init__(self) -> None:
         provider, sep, name = self.model.partition(":")
@@ -54,6 +64,16 @@ class ModelSpec:
     def name(self) -> str:
         """The model name sent to the provider (may itself contain ':', e.g. 'qwen3:4b')."""
         return self.model.partition(":")[2]
+
+    @property
+    def stop_sequences(self) -> tuple[str, ...]:
+        """The stop sequences sent with every request (``stop``, else the template's)."""
+        if self.stop is not None:
+            return self.stop
+        if self.provider != LOCAL_PROVIDER:
+            return ()
+        name = self.name.lower()
+        return next((s for prefix, s in TEMPLATE_STOPS.items() if name.startswith(prefix)), ())
 
     def with_base_url(self, base_url: str) -> ModelSpec:
         """A copy pointing at another server (used once a local server is up)."""
@@ -84,6 +104,25 @@ def _api_key(spec: ModelSpec) -> str | None:
     )
 
 
+CONNECT_TIMEOUT_S = 10.0
+
+
+def request_timeout(seconds: float | None) -> Any:
+    """The OpenAI client's timeout: ``seconds`` per request, at most 10 s to connect.
+
+    A timeout object (not a number) also gives each model its own HTTP client: with a number
+    langchain-openai shares one cached client per (URL, timeout) across the process, whose
+    connections break when a second event loop (a second run in one process) reuses them.
+    """
+    if seconds is None:
+        return None
+    try:
+        from langchain_openai._compat import httpx
+    except ImportError:  # no provider package (reported when the model is built) or moved
+        return seconds
+    return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT_S, seconds))
+
+
 def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
     """Build the chat model of a spec (imports the provider package only now)."""
     if spec.provider == LOCAL_PROVIDER and not spec.base_url:
@@ -96,6 +135,8 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
     kwargs: dict[str, Any] = {"temperature": spec.temperature}
     if spec.max_tokens is not None:
         kwargs["max_tokens"] = spec.max_tokens
+    if spec.stop_sequences:
+        kwargs["stop"] = list(spec.stop_sequences)
     key = _api_key(spec)
     if key is not None:
         kwargs["api_key"] = key
@@ -105,7 +146,7 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
         provider = "openai"
         # usage_metadata is only filled for custom base URLs when asked for; retries are
         # done by fama.llm.call.call_model, so the client must not retry on its own.
-        kwargs.update(stream_usage=True, max_retries=0, timeout=spec.timeout_s)
+        kwargs.update(stream_usage=True, max_retries=0, timeout=request_timeout(spec.timeout_s))
     else:
         provider = spec.provider
     try:

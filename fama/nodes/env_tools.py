@@ -10,8 +10,10 @@ pending any more).
 An environment with ``execute_batch(calls, requestor) -> list[ToolOutput]`` runs all the
 valid calls of one agent message at once (ACEBench stops a batch at its first error); others
 get one ``execute`` per call. After a batch that called one of ``ctx.terminal_tools`` the
-episode ends as ``agent_stop``. User tool calls (dual control, see ``fama.core.views``) run
-with ``requestor="user"`` and their results go back to the user.
+episode ends as ``agent_stop``. An agent batch repeating the previous failing calls is recorded
+as a ``repeated_call`` agent issue; after ``ctx.max_repeated_calls`` such batches in a row the
+episode ends as ``repeated_call`` (``fama.core.repeats``). User tool calls (dual control, see
+``fama.core.views``) run with ``requestor="user"`` and their results go back to the user.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.runtime import Runtime
 
-from fama.core.context import EpisodeContext, EpisodeLoopState
+from fama.core.context import AgentIssue, EpisodeContext, EpisodeLoopState
 from fama.core.env import ToolEnvironment, ToolOutput
+from fama.core.repeats import Repeats, failing_repeats
 from fama.core.state import Termination
 from fama.core.steps import agent_turns, count_steps
 from fama.core.views import user_tool_calls
@@ -141,10 +144,17 @@ def _batch_update(
 
 
 def _agent_batch_end(
-    ctx: EpisodeContext, state: EpisodeLoopState, message: AIMessage, update: dict[str, Any]
+    ctx: EpisodeContext,
+    state: EpisodeLoopState,
+    message: AIMessage,
+    update: dict[str, Any],
+    repeats: int,
 ) -> Termination | None:
-    """The end condition after an agent tool batch: limits, terminal tools, agent turns."""
+    """The end condition after an agent tool batch: limits, repeated failing calls, terminal
+    tools, agent turns."""
     termination = ctx.limit_reached(count_steps(state) + 1, update["tool_errors"])
+    if termination is None and ctx.repeats_exhausted(repeats):
+        termination = "repeated_call"
     if termination is None and any(c["name"] in ctx.terminal_tools for c in message.tool_calls):
         termination = "agent_stop"
     if termination is None and ctx.agent_turns_exhausted(agent_turns(state)):
@@ -159,11 +169,58 @@ async def tools_node(state: EpisodeLoopState, runtime: Runtime[EpisodeContext]) 
     last = state["messages"][-1]
     if not isinstance(last, AIMessage):
         raise TypeError(f"tools node reached after a {type(last).__name__}, not an AIMessage")
-    update = _batch_update(state, execute_tool_calls(ctx.env, last), TOOLS_NODE, started)
-    termination = _agent_batch_end(ctx, state, last, update)
+    results = execute_tool_calls(ctx.env, last)
+    update = _batch_update(state, results, TOOLS_NODE, started)
+    repeats = failing_repeats([*state["messages"], *results])
+    if repeats.count >= 2:
+        update["agent_issues"] = [_repeat_issue(state, repeats)]
+    termination = _agent_batch_end(ctx, state, last, update, repeats.count)
+    if termination is not None:
+        update["termination"] = termination
+    if termination == "repeated_call":
+        update["error_detail"] = f"the agent sent {repeats.calls} {repeats.count} times in a row"
+    return update
+
+
+def refuse_tool_calls(
+    ctx: EpisodeContext, state: EpisodeLoopState, message: AIMessage, reason: str
+) -> dict[str, Any]:
+    """The update of a tool batch that is refused, not run: one error result per call of
+    ``message`` saying ``reason`` (a step and errors like any batch; the limits and repeated
+    failing batches are checked, terminal tools are not: nothing ran)."""
+    started = time.perf_counter()
+    calls = [*message.tool_calls, *message.invalid_tool_calls]
+    results = [
+        _result(
+            ToolOutput(reason, error=True),
+            c.get("id") or f"call_{n}",
+            c.get("name") or "",
+            "assistant",
+        )
+        for n, c in enumerate(calls)
+    ]
+    update = _batch_update(state, results, TOOLS_NODE, started)
+    repeats = failing_repeats([*state["messages"], *results])
+    if repeats.count >= 2:
+        update["agent_issues"] = [_repeat_issue(state, repeats)]
+    termination = ctx.limit_reached(count_steps(state) + 1, update["tool_errors"])
+    if termination is None and ctx.repeats_exhausted(repeats.count):
+        termination = "repeated_call"
+    if termination is None and ctx.agent_turns_exhausted(agent_turns(state)):
+        termination = "max_steps"
     if termination is not None:
         update["termination"] = termination
     return update
+
+
+def _repeat_issue(state: EpisodeLoopState, repeats: Repeats) -> AgentIssue:
+    """The agent issue of a repeated failing batch (it belongs to the agent's message)."""
+    return {
+        "node": TOOLS_NODE,
+        "kind": "repeated_call",
+        "detail": f"{repeats.calls} failed {repeats.count} times in a row",
+        "message_index": len(state["messages"]) - 1,
+    }
 
 
 async def user_tools_node(

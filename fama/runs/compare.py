@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from fama.runs.metrics import is_success, pass_hat_k
+from fama.runs.reply_stats import reply_counts, usage_note
 from fama.runs.report import token_role
 from fama.runs.stats import (
     DEFAULT_CONFIDENCE,
@@ -70,6 +71,7 @@ class RunMeta:
     split: str | None
     status: str
     stored_episodes: int
+    split_flag: str | None = None  # its FAMA configuration was made from evaluated tasks
 
 
 @dataclass(frozen=True)
@@ -483,6 +485,17 @@ def _notes(
     return notes
 
 
+def _usage_notes(paired: Mapping[str, Sequence[EpisodeRecord]]) -> list[str]:
+    """A note for each run whose paired episodes have calls without server usage."""
+    notes = []
+    for run_id, episodes in paired.items():
+        counts = reply_counts((c for e in episodes for c in e.llm_calls), token_role, ROLES)
+        note = usage_note(counts, f"run {run_id}: ")
+        if note:
+            notes.append(note)
+    return notes
+
+
 def build_comparison(
     store: RunStore,
     run_ids: Sequence[str],
@@ -541,6 +554,7 @@ def build_comparison(
             split=infos[r].config.get("split"),
             status=infos[r].status,
             stored_episodes=len(by_run[r]),
+            split_flag=infos[r].config.get("fairness_warning"),
         )
         for r in ids
     ]
@@ -573,5 +587,5 @@ def build_comparison(
         helpers={r: _helpers(paired[r]) for r in ids},
         failures=failures,
         categories=_category_changes(failures, baseline),
-        notes=_notes(runs, failures),
+        notes=[*_notes(runs, failures), *_usage_notes(paired)],
     )

@@ -80,6 +80,11 @@ def summary_lines(c: Comparison) -> list[str]:
             f"pass^k goes up to k = {low}, the fewest paired trials of any task (as tau2 "
             "computes it)."
         )
+    lines += [
+        f"NOT HELD-OUT: run {m.run_id} ran with --allow-overlap: {m.split_flag}."
+        for m in c.runs
+        if m.split_flag
+    ]
     lines.append(
         f"Intervals: {c.confidence:.0%} percentile bootstrap over tasks ({c.resamples} "
         f"resamples, seed {c.seed}); p: exact two-sided sign test (McNemar) on discordant "
@@ -210,7 +215,10 @@ def _cost_tables(c: Comparison) -> list[Table]:
             f"Token overhead over baseline {c.baseline} (per episode)",
             ["run", *columns],
             [[r, *(_pct(c.tokens[r].overhead_pct[col]) for col in columns)] for r in c.run_ids[1:]],
-            ["-: the baseline used none of that role, so no percentage."],
+            [
+                "-: no percentage: the baseline's tokens of that role are 0 (it made no such "
+                "calls, or its server reported no usage: see the notes)."
+            ],
         )
     )
     tables.append(

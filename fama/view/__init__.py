@@ -2,7 +2,7 @@
 
 ``build_view`` turns a run of the store into a JSON-ready view model (``fama.view.model``),
 ``render_html`` makes the page (``fama.view.render``), ``write_view`` does both into a file
-and ``make_server`` serves a folder on 127.0.0.1 (``fama.view.serve``).
+and ``make_server`` serves that one page on 127.0.0.1 (``fama.view.serve``).
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ from typing import Any
 
 from fama.runs.store.records import (
     EPISODE_COLUMNS,
+    LLM_CALL_COLUMNS,
     EpisodeRecord,
     dumps,
     llm_call_record,
+    llm_call_row,
     message_record,
     message_row,
     node_timing_record,
@@ -32,11 +34,21 @@ class EpisodesMixin(RunsMixin):
         wanted = None if statuses is None else set(statuses)
         return {(r[0], r[1]) for r in rows if wanted is None or r[2] in wanted}
 
-    def save_episode(self, run_id: str, episode: EpisodeRecord) -> None:
-        """Store one episode (replacing a previous attempt of the same key) atomically."""
+    def save_episode(self, run_id: str, episode: EpisodeRecord) -> bool:
+        """Store one episode (replacing a previous attempt of the same key) atomically.
+
+        A failed episode never replaces a stored ``done`` one of the same (task, trial):
+        it is dropped and False is returned.
+        """
         if episode.run_id != run_id:
             raise ValueError(f"episode belongs to run {episode.run_id!r}, not {run_id!r}")
         with self._transaction() as conn:
+            stored = conn.execute(
+                "SELECT status FROM episodes WHERE run_id = ? AND task_id = ? AND trial = ?",
+                (run_id, episode.task_id, episode.trial),
+            ).fetchone()
+            if stored is not None and stored[0] == "done" and episode.status != "done":
+                return False
             conn.execute(
                 "DELETE FROM episodes WHERE run_id = ? AND task_id = ? AND trial = ?",
                 (run_id, episode.task_id, episode.trial),
@@ -69,25 +81,16 @@ class EpisodesMixin(RunsMixin):
                 [message_row(eid, i, m) for i, m in enumerate(episode.records)],
             )
             conn.executemany(
-                "INSERT INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        eid,
-                        i,
-                        c["node"],
-                        c["model"],
-                        c["input_tokens"],
-                        c["output_tokens"],
-                        c["latency_ms"],
-                    )
-                    for i, c in enumerate(episode.llm_calls)
-                ],
+                f"INSERT INTO llm_calls (episode_id, idx, {LLM_CALL_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [llm_call_row(eid, i, c) for i, c in enumerate(episode.llm_calls)],
             )
             conn.executemany(
                 "INSERT INTO node_timings VALUES (?, ?, ?, ?)",
                 [(eid, i, t["node"], t["latency_ms"]) for i, t in enumerate(episode.node_timings)],
             )
             conn.execute("UPDATE runs SET updated_at = ? WHERE run_id = ?", (utc_now(), run_id))
+        return True
 
     def episodes(
         self,
@@ -122,12 +125,7 @@ class EpisodesMixin(RunsMixin):
             "role, content, tool_calls, tool_call_id, name, requestor, error, invalid_tool_calls",
             message_record,
         )
-        calls = self._children(
-            ids,
-            "llm_calls",
-            "node, model, input_tokens, output_tokens, latency_ms",
-            llm_call_record,
-        )
+        calls = self._children(ids, "llm_calls", LLM_CALL_COLUMNS, llm_call_record)
         timings = self._children(ids, "node_timings", "node, latency_ms", node_timing_record)
         return [
             EpisodeRecord(
