@@ -272,7 +272,7 @@ def test_server_command() -> None:
     )
     assert cmd == [
         "/bin/llama-server", "-m", "/m.gguf", "--host", "127.0.0.1", "--port", "8080",
-        "-t", "2", "-c", "16384", "-np", "2", "--n-predict", "2048", "--jinja", "--alias", "m",
+        "-t", "2", "-c", "32768", "-np", "2", "--n-predict", "2048", "--jinja", "--alias", "m",
         "--flash-attn", "on",
     ]  # fmt: skip
 

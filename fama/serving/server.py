@@ -18,7 +18,9 @@ from typing import IO
 from fama.serving.cache import serving_dir
 from fama.serving.child import spawn_child, stop_child
 
-DEFAULT_CTX_SIZE = 16384
+DEFAULT_CTX_SIZE = 32768
+"""Total context over all slots: 16k tokens per slot, as the tau2 telecom solo prompt alone
+is about 9.4k tokens (policy, ticket and 43 tools) and overflowed 8k slots."""
 DEFAULT_PARALLEL = 2  # one slot (and prompt cache) each for the agent and the user simulator
 DEFAULT_N_PREDICT = 2048
 """Server-side cap on generated tokens per request (``--n-predict``): a client that sends no
