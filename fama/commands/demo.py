@@ -75,9 +75,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--setting", choices=sorted(SETTINGS), default=DEFAULT_SETTING)
     parser.add_argument("--model", default=DEFAULT_DEMO_MODEL, help="agent, user and analyst")
     parser.add_argument("--base-url", help="use this OpenAI-compatible server (no local one)")
-    parser.add_argument("--train-tasks", type=int, default=4, help="train tasks (default 4)")
-    parser.add_argument("--test-tasks", type=int, default=4, help="test tasks (default 4)")
-    parser.add_argument("--max-steps", type=int, default=16, help="step limit per episode")
+    parser.add_argument("--train-tasks", type=int, default=3, help="train tasks (default 3)")
+    parser.add_argument("--test-tasks", type=int, default=3, help="test tasks (default 3)")
+    parser.add_argument("--max-steps", type=int, default=12, help="step limit per episode")
     parser.add_argument("--data-dir", type=Path, help="benchmark data folder (default: resolved)")
     parser.add_argument("--out", type=Path, default=Path("fama-demo"), help="output folder")
     parser.set_defaults(func=demo_command)
@@ -105,8 +105,10 @@ def _tau2_data_dir(explicit: Path | None) -> Path:
 def demo_task_ids(
     setting: DemoSetting, data_dir: Path | None, train: int, test: int
 ) -> tuple[list[str], list[str]]:
-    """Train and test task ids: the first tasks of each split whose score needs no LLM judge
-    (no NL assertions); without splits the first ``train`` and the last ``test`` tasks."""
+    """Train and test task ids: of each split, the tasks whose score needs no LLM judge (no NL
+    assertions) and that need at least one action, one per distinct gold action sequence,
+    shortest first (so the demo fits its time budget and its tasks differ); without splits
+    the first ``train`` and the last ``test`` tasks."""
     from fama.benchmarks.registry import BenchmarkOptions, load_benchmark
 
     solo = "--solo" in setting.run_options
@@ -115,12 +117,18 @@ def demo_task_ids(
         loaded = load_benchmark(
             setting.env, BenchmarkOptions(data_dir=data_dir, split=split, solo=solo)
         )
-        criteria = [getattr(t, "evaluation_criteria", None) for t in loaded.tasks]
-        return [
-            loaded.task_id(t)
-            for t, c in zip(loaded.tasks, criteria, strict=True)
-            if c is None or not getattr(c, "nl_assertions", None)
-        ]
+        ranked: list[tuple[int, str, tuple[str, ...]]] = []
+        for task in loaded.tasks:
+            criteria = getattr(task, "evaluation_criteria", None)
+            actions = tuple(a.name for a in getattr(criteria, "actions", None) or [])
+            if criteria is None or (actions and not getattr(criteria, "nl_assertions", None)):
+                ranked.append((len(actions), loaded.task_id(task), actions))
+        chosen, seen = [], set()
+        for _, task_id, actions in sorted(ranked, key=lambda item: item[0]):
+            if actions not in seen or not actions:  # one task per gold solution shape
+                seen.add(actions)
+                chosen.append(task_id)
+        return chosen
 
     if setting.train_split is None:
         every = ids(None)
