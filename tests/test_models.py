@@ -84,6 +84,8 @@ def test_local_specs_need_the_server_url() -> None:
     with pytest.raises(ModelConfigError, match="fama serve"):
         resolve_chat_model(ModelSpec("local:qwen3-4b"))
     model = resolve_chat_model(ModelSpec("local:qwen3-4b").with_base_url("http://127.0.0.1:9/v1"))
+    # a long prompt delays the first streamed chunk: only the request timeout bounds the wait
+    assert getattr(model, "stream_chunk_timeout", None) == ModelSpec("local:x").timeout_s
     assert model.model_name == "qwen3-4b"  # type: ignore[attr-defined]
     assert model.openai_api_base == "http://127.0.0.1:9/v1"  # type: ignore[attr-defined]
 

@@ -147,6 +147,10 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
         # usage_metadata is only filled for custom base URLs when asked for; retries are
         # done by fama.llm.call.call_model, so the client must not retry on its own.
         kwargs.update(stream_usage=True, max_retries=0, timeout=request_timeout(spec.timeout_s))
+        # The first streamed chunk comes only after the whole prompt is read (minutes for a
+        # 9k-token prompt on 2 CPU cores): langchain-openai's own 120 s gap limit would cut
+        # such calls, so the request timeout is the only bound.
+        kwargs["stream_chunk_timeout"] = spec.timeout_s
     else:
         provider = spec.provider
     try:
