@@ -75,9 +75,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--setting", choices=sorted(SETTINGS), default=DEFAULT_SETTING)
     parser.add_argument("--model", default=DEFAULT_DEMO_MODEL, help="agent, user and analyst")
     parser.add_argument("--base-url", help="use this OpenAI-compatible server (no local one)")
-    parser.add_argument("--train-tasks", type=int, default=3, help="train tasks (default 3)")
-    parser.add_argument("--test-tasks", type=int, default=3, help="test tasks (default 3)")
-    parser.add_argument("--max-steps", type=int, default=12, help="step limit per episode")
+    parser.add_argument("--train-tasks", type=int, default=2, help="train tasks (default 2)")
+    parser.add_argument("--test-tasks", type=int, default=2, help="test tasks (default 2)")
+    parser.add_argument("--max-steps", type=int, default=10, help="step limit per episode")
     parser.add_argument("--data-dir", type=Path, help="benchmark data folder (default: resolved)")
     parser.add_argument("--out", type=Path, default=Path("fama-demo"), help="output folder")
     parser.set_defaults(func=demo_command)
@@ -160,7 +160,7 @@ def _run_options(
     return [
         "--env", setting.env, *setting.run_options, *data, "--trials", "1",
         "--model", args.model, "--base-url", base_url, "--no-judge",
-        "--tool-call-mode", "tolerant", "--max-steps", str(args.max_steps),
+        "--tool-call-mode", "constrained", "--max-steps", str(args.max_steps),
         "--concurrency", "2", "--db", str(args.out / "runs.sqlite"), "--no-progress",
     ]  # fmt: skip
 
