@@ -10,6 +10,7 @@ from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts, LoadedBenc
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
     from typing import Any
 
     from langchain_core.language_models import BaseChatModel
@@ -31,6 +32,20 @@ def tasks_digest(tasks: Sequence[Task]) -> str:
     return sha256_text(json.dumps(dumped, sort_keys=True, default=str))
 
 
+def selected_tasks(domain: str, options: BenchmarkOptions, data_dir: Path) -> list[Task]:
+    """The tasks of ``domain`` that ``options`` select (task set, split, file, ids)."""
+    from fama.envs.tau2.tasks import load_tasks
+
+    return load_tasks(
+        domain,
+        task_set=options.task_set,  # type: ignore[arg-type]
+        split=options.split,
+        data_dir=data_dir,
+        tasks_file=options.tasks_file,
+        task_ids=options.task_ids,
+    )
+
+
 def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
     """A tau2 domain with its tasks; telecom's user gets the phone tools and their guidelines.
 
@@ -38,7 +53,6 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
     """
     from fama.envs.tau2.data import resolve_data_dir
     from fama.envs.tau2.environment import load_domain
-    from fama.envs.tau2.tasks import load_tasks
     from fama.envs.tau2.user_scenario import load_user_guidelines
 
     if options.solo:
@@ -47,14 +61,7 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         return load_solo_benchmark(options)
 
     data_dir = resolve_data_dir(options.data_dir)
-    tasks = load_tasks(
-        domain,
-        task_set=options.task_set,  # type: ignore[arg-type]
-        split=options.split,
-        data_dir=data_dir,
-        tasks_file=options.tasks_file,
-        task_ids=options.task_ids,
-    )
+    tasks = selected_tasks(domain, options, data_dir)
     loaded = load_domain(domain, data_dir)
     guidelines = load_user_guidelines(data_dir, with_tools=loaded.has_user_tools)
 

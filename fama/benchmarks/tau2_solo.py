@@ -30,26 +30,16 @@ if TYPE_CHECKING:
 
 def load_solo_benchmark(options: BenchmarkOptions) -> LoadedBenchmark:
     """``tau2:telecom`` in solo mode: the solo tasks, domain, prompt and executor."""
-    from fama.benchmarks.tau2 import tasks_digest
+    from fama.benchmarks.tau2 import selected_tasks, tasks_digest
     from fama.envs.tau2.data import resolve_data_dir
     from fama.envs.tau2.environment import load_domain
-    from fama.envs.tau2.tasks import load_tasks
 
     data_dir = resolve_data_dir(options.data_dir)
     telecom = load_domain(SOLO_DOMAIN, data_dir)
     if not isinstance(telecom, TelecomDomain):
         raise ValueError("solo mode needs the telecom domain")
     domain = solo_domain(telecom)
-    tasks = solo_tasks(
-        load_tasks(
-            SOLO_DOMAIN,
-            task_set=options.task_set,  # type: ignore[arg-type]
-            split=options.split,
-            data_dir=data_dir,
-            tasks_file=options.tasks_file,
-            task_ids=options.task_ids,
-        )
-    )
+    tasks = solo_tasks(selected_tasks(SOLO_DOMAIN, options, data_dir))
 
     def make_executor(parts: ExecutorParts) -> GraphEpisodeExecutor:
         return solo_executor(domain, parts)
