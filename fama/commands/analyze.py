@@ -137,8 +137,8 @@ def _load_episodes(store: RunStore, args: argparse.Namespace, run: RunInfo) -> l
 
     split = None if args.split == "all" else args.split
     stored = store.episodes(args.run_id, failed_only=True, split=split)
-    if not stored and not store.episodes(args.run_id, split=split):
-        present = sorted({str(e.split) for e in store.episodes(args.run_id)})
+    if not stored and not store.episodes(args.run_id, split=split, messages=False):
+        present = sorted({str(e.split) for e in store.episodes(args.run_id, messages=False)})
         raise AnalyzeError(
             f"run {args.run_id!r} has no episodes in split {args.split!r} "
             f"(splits present: {', '.join(present) or 'none'}; --split all takes every one)"

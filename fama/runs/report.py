@@ -184,7 +184,7 @@ def token_overhead(run: list[EpisodeRecord], baseline: list[EpisodeRecord]) -> d
 def build_report(store: RunStore, run_id: str, *, baseline_id: str | None = None) -> dict[str, Any]:
     """Every number of the report as a JSON-ready dict."""
     info = store.load_run(run_id)
-    episodes = store.episodes(run_id)
+    episodes = store.episodes(run_id, messages=False)
     status_counts = Counter(e.status for e in episodes)
     terminations = Counter(e.termination or e.status for e in episodes)
     config = info.config
@@ -229,7 +229,7 @@ def build_report(store: RunStore, run_id: str, *, baseline_id: str | None = None
     if baseline_id is not None:
         report["baseline"] = {
             "run_id": baseline_id,
-            **token_overhead(episodes, store.episodes(baseline_id)),
+            **token_overhead(episodes, store.episodes(baseline_id, messages=False)),
         }
     return report
 

@@ -1,9 +1,10 @@
-"""The run viewer's page: one self-contained HTML file (inline CSS and script, no network).
+"""The run viewer's page: one HTML file (inline CSS and script, no network).
 
-The view model is embedded as JSON in ``<script type="application/json">`` with ``<``,
+The page model is embedded as JSON in ``<script type="application/json">`` with ``<``,
 ``>`` and ``&`` written as ``\\u003c`` escapes, so no run content can close the element or
 open markup; the page script inserts every value as text. A Content-Security-Policy allows
-only the page's own inline style and script (by hash) and no network access at all.
+only the page's own inline style and script (by hash), scripts of its own origin (the
+episode data files beside it, ``fama.view.site``) and no other network access.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def render_html(view: Mapping[str, Any]) -> str:
     css, js = _asset("view.css"), _asset("view.js")
     csp = (
         "default-src 'none'; "
-        f"style-src {_sha256_source(css)}; script-src {_sha256_source(js)}; "
+        f"style-src {_sha256_source(css)}; script-src {_sha256_source(js)} 'self'; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
     parts = {

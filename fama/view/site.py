@@ -1,0 +1,77 @@
+"""A run's page with its episodes' details beside it, loaded by the page on demand.
+
+``NAME.html`` holds the run header, the summary and the list of episodes; ``NAME-data/``
+holds the episodes' details in chunks of ``CHUNK`` episodes (``episodes-00000.js``, ...),
+each a script handing its episodes to the page (``famaViewChunk([...])``). The page loads a
+chunk when one of its episodes is opened, so a run of 10,000 episodes makes a small page and
+``fama view`` holds one batch of messages at a time. Scripts rather than JSON files, because
+a page opened from disk (``file://``) may not fetch files but may run its own folder's
+scripts (CSP ``script-src 'self'``). The JSON inside is escaped as in the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from fama.view.model import build_view, episode_views
+from fama.view.render import embed_json, render_html, write_html
+
+if TYPE_CHECKING:
+    from fama.runs.store import RunStore
+
+CHUNK = 25
+CALLBACK = "famaViewChunk"
+
+
+def data_dir(page: Path) -> Path:
+    """The folder of the page's episode data: ``NAME-data`` next to ``NAME.html``."""
+    return page.with_name(f"{page.stem}-data")
+
+
+def chunk_name(number: int) -> str:
+    """The file name of chunk ``number`` (episodes ``number * CHUNK`` onwards)."""
+    return f"episodes-{number:05d}.js"
+
+
+def _write_chunk(folder: Path, number: int, episodes: list[dict[str, Any]]) -> str:
+    name = chunk_name(number)
+    write_html(f"{CALLBACK}({embed_json(episodes)});\n", folder / name)
+    return name
+
+
+def write_view(
+    store: RunStore,
+    run_id: str,
+    out: Path,
+    *,
+    failed_only: bool = False,
+    limit: int | None = None,
+    chunk: int = CHUNK,
+) -> Path:
+    """Write the page of ``run_id`` to ``out`` and its episode data beside it; return ``out``.
+
+    ``failed_only`` lists only episodes that did not pass (errors included), ``limit`` at
+    most that many; the summary always covers the whole run. Chunks left from an earlier,
+    bigger page are removed. An unknown run raises the store's ``RunNotFoundError``.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1, got {chunk}")
+    view = build_view(store, run_id, failed_only=failed_only, limit=limit)
+    folder = data_dir(out)
+    view["data"] = {"dir": quote(folder.name), "chunk": chunk}
+    folder.mkdir(parents=True, exist_ok=True)
+    written: set[str] = set()
+    buffer: list[dict[str, Any]] = []
+    for episode in episode_views(store, run_id, view):
+        if buffer and episode["index"] // chunk != buffer[0]["index"] // chunk:
+            written.add(_write_chunk(folder, buffer[0]["index"] // chunk, buffer))
+            buffer = []
+        buffer.append(episode)
+    if buffer:
+        written.add(_write_chunk(folder, buffer[0]["index"] // chunk, buffer))
+    for stale in folder.glob("episodes-*.js"):
+        if stale.name not in written:
+            stale.unlink()
+    return write_html(render_html(view), out)
