@@ -20,6 +20,7 @@ from fama.envs.tau2.tasks import load_tasks
 from fama.envs.tau2.user_scenario import load_user_guidelines
 from fama.llm.models import ModelSpec
 from fama.runs.report import build_report
+from fama.runs.spec import RunSpec, fairness_warning
 from fama.runs.store import RunStore
 from tests.fakes import ScriptedChatModel
 from tests.test_runner import gold_agent_reply, scripted_user_reply
@@ -192,13 +193,37 @@ def test_fairness_warning() -> None:
         helpers=["memory"],
         derived_from={"split": "train", "task_ids": ["1", "5"]},
     )
-    warning = run_command_module.fairness_warning(config, Path("c.json"), "test", ["5", "9"])
-    assert warning is not None and "derived from 1 of the 2 evaluated tasks (5)" in warning
-    assert run_command_module.fairness_warning(config, None, "test", ["9"]) is None
-    by_split = config.model_copy(update={"derived_from": {"split": "test"}})
-    assert "split 'test'" in (
-        run_command_module.fairness_warning(by_split, None, "test", ["9"]) or ""
+    warning = fairness_warning(config, "c.json", "test", ["5", "9"])
+    assert (
+        warning is not None and "c.json was derived from 1 of the 2 evaluated tasks (5)" in warning
     )
+    assert fairness_warning(config, "c.json", "test", ["9"]) is None
+    by_split = config.model_copy(update={"derived_from": {"split": "test"}})
+    assert "split 'test'" in (fairness_warning(by_split, "c.json", "test", ["9"]) or "")
+
+
+def test_run_spec_resume_fills_defaults_of_new_fields() -> None:
+    spec = RunSpec(
+        env="tau2:retail",
+        domain="retail",
+        task_ids=["1"],
+        trials=1,
+        trial_seeds=[1],
+        agent="fc",
+        model="m",
+        max_steps=5,
+        max_errors=5,
+        task_set="current",
+    )
+    stored = spec.to_config()
+    del stored["tool_call_mode"]  # a run stored before the field existed
+    assert spec.differences(stored) == []
+    assert spec.model_copy(update={"concurrency": 9}).differences(stored) == []
+    changed = spec.model_copy(update={"tool_call_mode": "tolerant"})
+    assert changed.differences(stored) == ["tool_call_mode: stored 'native', now 'tolerant'"]
+    assert spec.differences({**stored, "task_set": "legacy"}) == [
+        "task_set: stored 'legacy', now 'current'"
+    ]
 
 
 def test_command_line_reproduces_the_run(tmp_path: Path) -> None:

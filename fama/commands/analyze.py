@@ -93,13 +93,14 @@ def analyze_command(args: argparse.Namespace, *, model_factory: ModelFactory | N
     """Run the analysis described by ``args``; returns the exit code."""
     from fama.llm.models import ModelConfigError
     from fama.runs.store import StoreError
+    from fama.serving.session import LocalServingError, UnknownLocalModelError
 
     try:
         return _analyze(args, model_factory)
-    except (AnalyzeError, ModelConfigError) as exc:
+    except (AnalyzeError, ModelConfigError, UnknownLocalModelError) as exc:
         print(f"fama analyze: {exc}", file=sys.stderr)
         return 2
-    except StoreError as exc:
+    except (StoreError, LocalServingError) as exc:
         print(f"fama analyze: {exc}", file=sys.stderr)
         return 1
 
@@ -256,10 +257,10 @@ def _save_labels(db: Path, run_id: str, taxonomy: Taxonomy) -> str:
 
 def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     from fama.analysis.taxonomy import format_table
-    from fama.commands.run import served_models
     from fama.llm.models import resolve_chat_model
     from fama.runs.analysis import AnalysisSettings, analyze_episodes
     from fama.runs.store import RunStore
+    from fama.serving.session import served_models
 
     if args.max_concurrency < 1:
         raise AnalyzeError("--max-concurrency must be at least 1")

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fama.core.paths import DEFAULT_DB
+from fama.runs.spec import AGENTS, default_run_id
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -38,10 +38,9 @@ if TYPE_CHECKING:
     from fama.benchmarks.registry import LoadedBenchmark
     from fama.core.fama_config import FamaConfig, FamaMode
     from fama.llm.models import ModelSpec
+    from fama.runs.spec import RunSpec
 
 ModelFactory = Callable[["ModelSpec"], "BaseChatModel"]
-
-AGENTS = ("fc", "react", "fama")
 
 
 class UsageError(ValueError):
@@ -162,79 +161,20 @@ def split_ids(values: Sequence[str] | None) -> list[str] | None:
     return [part for value in values for part in value.split(",") if part.strip()]
 
 
-def fairness_warning(
-    config: FamaConfig, config_path: Path | None, split: str | None, task_ids: Sequence[str]
-) -> str | None:
-    """A warning when the FAMA configuration was derived from the tasks being evaluated."""
-    derived = config.derived_from
-    source = str(config_path) if config_path else "the FAMA configuration"
-    derived_ids = {str(i) for i in derived.get("task_ids") or []}
-    overlap = sorted(derived_ids & set(task_ids))
-    if overlap:
-        shown = ", ".join(overlap[:8]) + (", ..." if len(overlap) > 8 else "")
-        return (
-            f"{source} was derived from {len(overlap)} of the {len(task_ids)} evaluated tasks "
-            f"({shown}); results on them are not a held-out evaluation"
-        )
-    derived_split = derived.get("split")
-    if derived_split is not None and derived_split == split:
-        return (
-            f"{source} was derived from split {derived_split!r}, the split being evaluated; "
-            "results are not a held-out evaluation"
-        )
-    return None
-
-
-def _model_specs(args: argparse.Namespace) -> dict[str, ModelSpec | None]:
+def role_model_specs(spec: RunSpec) -> dict[str, ModelSpec | None]:
+    """The agent, user and judge model specs of a run (judge ``None`` when unused)."""
     from fama.llm.models import ModelSpec
 
-    user_model = args.user_model or args.model
-    judge_model = None if args.no_judge else (args.judge_model or user_model)
-    user_base = args.user_base_url or args.base_url
-    judge_base = args.judge_base_url or args.base_url
     return {
-        "agent": ModelSpec(model=args.model, base_url=args.base_url, temperature=args.temperature),
-        "user": ModelSpec(model=user_model, base_url=user_base, temperature=args.temperature),
+        "agent": ModelSpec(model=spec.model, base_url=spec.base_url, temperature=spec.temperature),
+        "user": ModelSpec(
+            model=spec.user_model or spec.model,
+            base_url=spec.user_base_url,
+            temperature=spec.temperature,
+        ),
         "judge": None
-        if judge_model is None
-        else ModelSpec(model=judge_model, base_url=judge_base, temperature=0.0),
-    }
-
-
-class LocalServingError(RuntimeError):
-    """A ``local:`` model could not be installed, built or started."""
-
-
-@contextmanager
-def served_models(
-    specs: dict[str, ModelSpec | None], stack: ExitStack
-) -> Iterator[dict[str, ModelSpec | None]]:
-    """Start one local server per distinct ``local:`` model (stopped when ``stack`` closes)
-    and fill in its base URL."""
-    from fama.llm.models import LOCAL_PROVIDER
-
-    local = sorted(
-        {s.model for s in specs.values() if s and s.provider == LOCAL_PROVIDER and not s.base_url}
-    )
-    urls: dict[str, str] = {}
-    if local:
-        from fama.serving import BuildError, ModelInstallError, ServerStartError, local_server_for
-
-        for model in local:
-            print(f"starting local model server for {model} ...", file=sys.stderr)
-            try:
-                server = stack.enter_context(local_server_for(model))
-            except ValueError as exc:
-                raise UsageError(str(exc)) from exc
-            except (BuildError, ModelInstallError, ServerStartError, OSError) as exc:
-                raise LocalServingError(f"cannot serve {model}: {exc}") from exc
-            urls[model] = server.base_url
-            print(f"  {model} served at {server.base_url} (pid {server.pid})", file=sys.stderr)
-    yield {
-        role: spec
-        if spec is None or spec.model not in urls
-        else spec.with_base_url(urls[spec.model])
-        for role, spec in specs.items()
+        if spec.judge_model is None
+        else ModelSpec(model=spec.judge_model, base_url=spec.judge_base_url, temperature=0.0),
     }
 
 
@@ -242,10 +182,11 @@ def run_command(args: argparse.Namespace, *, model_factory: ModelFactory | None 
     """Run (or resume) the episodes described by ``args``; returns the exit code."""
     from fama.envs.tau2.data import DataNotFoundError
     from fama.runs.store import RunConfigMismatchError, StoreError
+    from fama.serving.session import LocalServingError, UnknownLocalModelError
 
     try:
         return _run(args, model_factory)
-    except (UsageError, DataNotFoundError, RunConfigMismatchError) as exc:
+    except (UsageError, DataNotFoundError, RunConfigMismatchError, UnknownLocalModelError) as exc:
         print(f"fama run: {exc}", file=sys.stderr)
         return 2
     except (StoreError, LocalServingError) as exc:
@@ -285,6 +226,51 @@ def loop_options(args: argparse.Namespace, loaded: LoadedBenchmark) -> dict[str,
     return options
 
 
+def build_run_spec(
+    args: argparse.Namespace,
+    loaded: LoadedBenchmark,
+    fama_config: FamaConfig | None,
+    mode: FamaMode | None,
+) -> RunSpec:
+    """The run's configuration from the command line and the selected benchmark."""
+    from fama.runs.runner import trial_seeds
+    from fama.runs.spec import RunSpec, fairness_warning, loop_config
+
+    task_ids = [loaded.task_id(t) for t in loaded.tasks]
+    loop = loop_options(args, loaded)
+    user_model = args.user_model or args.model
+    uses_judge = loaded.env.startswith("tau2:") and not args.no_judge
+    source = str(args.fama_config) if args.fama_config else "the FAMA configuration"
+    return RunSpec(
+        env=args.env,
+        domain=loaded.domain,
+        split=args.split,
+        **loaded.config,
+        task_ids=task_ids,
+        trials=args.trials,
+        trial_seeds=trial_seeds(args.trials),
+        agent=args.agent,
+        mode=mode,
+        fama_config=None if fama_config is None else fama_config.model_dump(mode="json"),
+        model=args.model,
+        base_url=args.base_url,
+        user_model=user_model,
+        user_base_url=args.user_base_url or args.base_url,
+        judge_model=(args.judge_model or user_model) if uses_judge else None,
+        judge_base_url=(args.judge_base_url or args.base_url) if uses_judge else None,
+        no_judge=args.no_judge,
+        temperature=args.temperature,
+        loop=loop_config(loop),
+        max_steps=loop["max_steps"],
+        max_errors=loop["max_errors"],
+        tool_call_mode=args.tool_call_mode,
+        fairness_warning=None
+        if fama_config is None
+        else fairness_warning(fama_config, source, args.split, task_ids),
+        concurrency=args.concurrency,
+    )
+
+
 def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     import asyncio
 
@@ -292,7 +278,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     from fama.core.retry import RetryPolicy
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
     from fama.prompts.registry import load_prompt
-    from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs, trial_seeds
+    from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs
     from fama.runs.store import FAILED_STATUSES, RunStore
 
     fama_config, mode = _fama_options(args)
@@ -301,48 +287,13 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     loaded = load_selected(args)
-    task_ids = [loaded.task_id(t) for t in loaded.tasks]
+    spec = build_run_spec(args, loaded, fama_config, mode)
+    if spec.fairness_warning:
+        print(f"\n*** WARNING (fairness): {spec.fairness_warning} ***\n", file=sys.stderr)
+    run_id = args.run_id or default_run_id(loaded.domain, args.split, args.agent)
+    spec = spec.model_copy(update={"command": command_line(args, run_id)})
+    specs = role_model_specs(spec)
     loop = loop_options(args, loaded)
-    specs = _model_specs(args)
-    uses_judge = loaded.env.startswith("tau2:")
-    if not uses_judge:
-        specs["judge"] = None
-    warning = (
-        fairness_warning(fama_config, args.fama_config, args.split, task_ids)
-        if fama_config is not None
-        else None
-    )
-    if warning:
-        print(f"\n*** WARNING (fairness): {warning} ***\n", file=sys.stderr)
-    run_id = args.run_id or _default_run_id(loaded.domain, args.split, args.agent)
-    config = {
-        "env": args.env,
-        "domain": loaded.domain,
-        "split": args.split,
-        **loaded.config,
-        "task_ids": task_ids,
-        "trials": args.trials,
-        "trial_seeds": trial_seeds(args.trials),
-        "seed_scheme": "official: random.seed(300); randint(0, 10**6) per trial (reference)",
-        "agent": args.agent,
-        "mode": mode,
-        "fama_config": None if fama_config is None else fama_config.model_dump(mode="json"),
-        "model": args.model,
-        "base_url": specs["agent"].base_url if specs["agent"] else None,
-        "user_model": specs["user"].model if specs["user"] else None,
-        "user_base_url": specs["user"].base_url if specs["user"] else None,
-        "judge_model": specs["judge"].model if specs["judge"] else None,
-        "judge_base_url": specs["judge"].base_url if specs["judge"] else None,
-        "no_judge": args.no_judge,
-        "temperature": args.temperature,
-        "loop": {k: _jsonable(v) for k, v in sorted(loop.items())},
-        "max_steps": loop["max_steps"],
-        "max_errors": loop["max_errors"],
-        "tool_call_mode": args.tool_call_mode,
-        "fairness_warning": warning,
-        "concurrency": args.concurrency,
-        "command": command_line(args, run_id),
-    }
     try:
         agent = agent_setup(
             args.agent, fama_config=fama_config, mode=mode, agent_prompt=loaded.agent_prompt
@@ -355,7 +306,9 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         *loaded.data_refs,
     ]
     with RunStore(args.db) as store, ExitStack() as stack:
-        resumed = store.create_or_resume_run(run_id, config, refs)
+        resumed = store.create_or_resume_run(
+            run_id, spec.to_config(), refs, differences=spec.differences
+        )
         keep = ["done"] if args.retry_errors else None
         stored = store.finished_episode_keys(run_id, statuses=keep)
         retried = store.episodes(run_id, statuses=FAILED_STATUSES) if args.retry_errors else []
@@ -368,6 +321,8 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
             f"(db {args.db})",
             file=sys.stderr,
         )
+        from fama.serving.session import served_models
+
         with served_models(specs, stack) as live_specs:
             factory = model_factory or _default_factory()
             execute = loaded.make_executor(
@@ -378,7 +333,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
                     judge_model=None
                     if live_specs["judge"] is None
                     else factory(live_specs["judge"]),
-                    judge_model_name=config["judge_model"] or "",
+                    judge_model_name=spec.judge_model or "",
                     retry=RetryPolicy(),
                     context_options=loop,
                 )
@@ -417,15 +372,6 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     return 0
 
 
-def _jsonable(value: Any) -> Any:
-    """Loop option values as JSON data (sets and tuples become sorted/plain lists)."""
-    if isinstance(value, frozenset | set):
-        return sorted(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
 def _require(spec: ModelSpec | None) -> ModelSpec:
     if spec is None:
         raise UsageError("a model is missing")
@@ -455,11 +401,6 @@ def _fama_options(args: argparse.Namespace) -> tuple[FamaConfig | None, FamaMode
         return FamaConfig.load(args.fama_config), mode
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-
-
-def _default_run_id(domain: str, split: str | None, agent: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{domain}-{split or 'all'}-{agent}-{stamp}"
 
 
 def command_line(args: argparse.Namespace, run_id: str) -> str:

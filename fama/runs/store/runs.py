@@ -28,13 +28,18 @@ class RunsMixin:
     _transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
     def create_or_resume_run(
-        self, run_id: str, config: dict[str, Any], prompt_refs: list[dict[str, str]]
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        prompt_refs: list[dict[str, str]],
+        *,
+        differences: Callable[[dict[str, Any]], list[str]] | None = None,
     ) -> bool:
         """Create the run, or resume it (returns True) if its stored config matches.
 
-        Differences only in ``RESUME_IGNORED_KEYS`` are allowed (the stored config keeps its
-        original values); any other difference, or different prompt texts, raises
-        ``RunConfigMismatchError``.
+        ``differences(stored_config)`` lists what differs (default: every key but
+        ``RESUME_IGNORED_KEYS``; the stored config keeps its original values); any
+        difference, or different prompt texts, raises ``RunConfigMismatchError``.
         """
         now = utc_now()
         row = self._conn.execute(
@@ -47,7 +52,8 @@ class RunsMixin:
                     (run_id, dumps(config), dumps(prompt_refs), now, now),
                 )
             return False
-        diffs = config_differences(json.loads(row[0]), config)
+        stored = json.loads(row[0])
+        diffs = differences(stored) if differences else config_differences(stored, config)
         stored_refs = {r["name"]: r for r in json.loads(row[1])}
         for ref in prompt_refs:
             old = stored_refs.get(ref["name"])
