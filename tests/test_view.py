@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import signal
 import subprocess
@@ -22,15 +23,14 @@ from fama.core.state import FamaDecision
 from fama.core.trajectory import MessageRecord
 from fama.runs.store import EpisodeLabelRow, EpisodeRecord, RunStore
 from fama.view import (
-    build_view,
     data_dir,
-    episode_views,
+    episode_details,
     make_server,
     render_html,
     view_model,
     write_view,
 )
-from fama.view.model import message_views
+from fama.view.model import Labels, message_views
 from fama.view.render import embed_json
 from fama.view.site import CALLBACK
 
@@ -248,6 +248,16 @@ def store_path(tmp_path: Path) -> Path:
     return build_sample_store(tmp_path / "runs.sqlite")
 
 
+def read_view(
+    store: RunStore, labels: Labels | None = None, **selection: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The sample run's page model and the details of its listed episodes."""
+    rows: list[dict[str, Any]] = []
+    found = store.episode_labels(RUN_ID) if labels is None else labels
+    details = list(episode_details(store, RUN_ID, rows, found, **selection))
+    return view_model(store.load_run(RUN_ID), rows, **selection), details
+
+
 def embedded_data(page: str) -> Any:
     match = re.search(r'<script type="application/json" id="fama-data">(.*?)</script>', page, re.S)
     assert match is not None
@@ -267,9 +277,8 @@ def chunk_data(path: Path) -> list[dict[str, Any]]:
 
 def test_view_model_of_a_stored_run(store_path: Path) -> None:
     with RunStore(store_path, create=False) as store:
-        view = build_view(store, RUN_ID)
-        details = list(episode_views(store, RUN_ID, view))
-    json.dumps([view, details], allow_nan=False)  # JSON-ready: the stored NaN became null
+        view, details = read_view(store)
+    json.loads(embed_json([view, details]))  # the page's JSON: the stored NaN becomes null
     run = view["run"]
     assert run["run_id"] == RUN_ID and run["status"] == "finished"
     fields = dict(run["fields"])
@@ -313,7 +322,8 @@ def test_view_model_of_a_stored_run(store_path: Path) -> None:
     usage = failed["usage"]
     assert (usage["input_tokens"], usage["output_tokens"], usage["llm_calls"]) == (180, 15, 2)
     assert usage["by_node"]["helper:decision_verifier"]["latency_ms"] == 5.0
-    assert failed["reward_info"]["details"]["ratio"] is None
+    assert math.isnan(failed["reward_info"]["details"]["ratio"])
+    assert json.loads(embed_json(failed))["reward_info"]["details"]["ratio"] is None
     telecom = by_key[("t3", 0)]
     assert telecom["outcome"] == "error" and telecom["categories"] == []
     user_call = telecom["messages"][1]["tool_calls"][0]
@@ -324,7 +334,7 @@ def test_view_model_of_a_stored_run(store_path: Path) -> None:
 def test_labels_can_be_given_instead_of_read(store_path: Path) -> None:
     labels = {("a7", 0): [EpisodeLabelRow("a7", 0, "custom_category", True, "given")]}
     with RunStore(store_path, create=False) as store:
-        view = build_view(store, RUN_ID, labels=labels)
+        view, _ = read_view(store, labels)
     assert view["summary"]["categories"] == {"custom_category": 1}
 
 
@@ -358,11 +368,11 @@ def test_tool_calls_pair_with_results_in_order_even_with_reused_ids() -> None:
 
 def test_failed_only_and_limit_choose_the_listed_episodes(store_path: Path) -> None:
     with RunStore(store_path, create=False) as store:
-        failed = build_view(store, RUN_ID, failed_only=True)
-        first = build_view(store, RUN_ID, failed_only=True, limit=2)
-        details = list(episode_views(store, RUN_ID, first))
+        failed, failed_details = read_view(store, failed_only=True)
+        first, details = read_view(store, failed_only=True, limit=2)
         with pytest.raises(ValueError, match="limit must be 0 or more"):
-            build_view(store, RUN_ID, limit=-1)
+            read_view(store, limit=-1)
+    assert [e["index"] for e in failed_details] == [0, 1, 2]
     assert [(e["task_id"], e["outcome"]) for e in failed["episodes"]] == [
         ("a7", "failed"),
         ("r1", "failed"),
@@ -415,7 +425,7 @@ def test_an_empty_run_has_a_view() -> None:
 
 def test_the_page_is_self_contained_and_embeds_the_view_safely(store_path: Path) -> None:
     with RunStore(store_path, create=False) as store:
-        view = build_view(store, RUN_ID)
+        view, _ = read_view(store)
     page = render_html(view)
     assert embedded_data(page) == view
     # the hostile text never appears raw: only the page's own two scripts exist

@@ -14,7 +14,6 @@ metrics as in ``fama report``).
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -48,17 +47,6 @@ HEADER_FIELDS: tuple[tuple[str, str], ...] = (
 )
 # Episode ``extra`` entries the page shows in their own sections.
 _SHOWN_EXTRA = frozenset({"fama_decisions", "agent_issues"})
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with non-finite floats replaced by ``None`` (JSON has no NaN/Infinity)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def outcome(episode: EpisodeRecord) -> str:
@@ -280,43 +268,48 @@ def view_model(
     The episodes' details are not in it: the page loads them on demand (``fama.view.site``).
     """
     listed = select(rows, failed_only=failed_only, limit=limit)
-    return jsonable(
-        {
-            "schema": VIEW_SCHEMA,
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "run": run_header(info),
-            "summary": summary(rows),
-            "selection": {"failed_only": failed_only, "limit": limit, "listed": len(listed)},
-            "episodes": listed,
-        }
-    )
+    return {
+        "schema": VIEW_SCHEMA,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run": run_header(info),
+        "summary": summary(rows),
+        "selection": {"failed_only": failed_only, "limit": limit, "listed": len(listed)},
+        "episodes": listed,
+    }
 
 
-def build_view(
+def episode_details(
     store: RunStore,
     run_id: str,
+    rows: list[dict[str, Any]],
+    labels: Labels,
     *,
-    labels: Labels | None = None,
     failed_only: bool = False,
     limit: int | None = None,
-) -> dict[str, Any]:
-    """The page model of a stored run, read without messages; ``labels`` default to the
-    store's episode labels. An unknown run raises the store's ``RunNotFoundError``."""
-    info = store.load_run(run_id)
-    if labels is None:
-        labels = store.episode_labels(run_id)
-    episodes = (ep for batch in store.episode_batches(run_id, messages=False) for ep in batch)
-    rows = [episode_row(i, ep, labels.get(ep.key, ())) for i, ep in enumerate(episodes)]
-    return view_model(info, rows, failed_only=failed_only, limit=limit)
-
-
-def episode_views(
-    store: RunStore, run_id: str, view: Mapping[str, Any], *, labels: Labels | None = None
 ) -> Iterator[dict[str, Any]]:
-    """The full detail of each episode ``view`` lists, in its order, loaded batch by batch."""
-    if labels is None:
-        labels = store.episode_labels(run_id)
-    index = {(row["task_id"], row["trial"]): row["index"] for row in view["episodes"]}
+    """The detail of each episode the page lists (``select``), in order, while ``rows`` is
+    filled with every episode's row; ``rows`` is complete once the iterator is exhausted.
+
+    Without ``limit`` one pass reads every episode with its messages; with a limit, rows
+    are read without messages first and only the listed episodes' messages are read.
+    """
+    if limit is None:
+        listed = 0
+        for batch in store.episode_batches(run_id, batch=100):
+            for ep in batch:
+                rows.append(episode_row(len(rows), ep, labels.get(ep.key, ())))
+                if not failed_only or rows[-1]["outcome"] != "passed":
+                    yield episode_view(listed, ep, labels.get(ep.key, ()))
+                    listed += 1
+        return
+    for batch in store.episode_batches(run_id, messages=False):
+        rows.extend(
+            episode_row(len(rows) + i, ep, labels.get(ep.key, ())) for i, ep in enumerate(batch)
+        )
+    index = {
+        (r["task_id"], r["trial"]): r["index"]
+        for r in select(rows, failed_only=failed_only, limit=limit)
+    }
     for batch in store.episode_batches(run_id, only=index.keys(), batch=100):
         for ep in batch:
-            yield jsonable(episode_view(index[ep.key], ep, labels.get(ep.key, ())))
+            yield episode_view(index[ep.key], ep, labels.get(ep.key, ()))

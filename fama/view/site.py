@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from fama.view.model import build_view, episode_views
+from fama.view.model import episode_details, view_model
 from fama.view.render import embed_json, render_html, write_html
 
 if TYPE_CHECKING:
@@ -58,13 +58,16 @@ def write_view(
     """
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1, got {chunk}")
-    view = build_view(store, run_id, failed_only=failed_only, limit=limit)
+    info = store.load_run(run_id)
     folder = data_dir(out)
-    view["data"] = {"dir": quote(folder.name), "chunk": chunk}
     folder.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
     written: set[str] = set()
     buffer: list[dict[str, Any]] = []
-    for episode in episode_views(store, run_id, view):
+    details = episode_details(
+        store, run_id, rows, store.episode_labels(run_id), failed_only=failed_only, limit=limit
+    )
+    for episode in details:
         if buffer and episode["index"] // chunk != buffer[0]["index"] // chunk:
             written.add(_write_chunk(folder, buffer[0]["index"] // chunk, buffer))
             buffer = []
@@ -74,4 +77,6 @@ def write_view(
     for stale in folder.glob("episodes-*.js"):
         if stale.name not in written:
             stale.unlink()
+    view = view_model(info, rows, failed_only=failed_only, limit=limit)
+    view["data"] = {"dir": quote(folder.name), "chunk": chunk}
     return write_html(render_html(view), out)
