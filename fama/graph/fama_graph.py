@@ -46,6 +46,7 @@ from typing import (
 )
 
 from langchain_core.messages import AIMessage, AnyMessage, RemoveMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -358,7 +359,13 @@ def make_fama_agent_node(
 
     async def agent(state: EpisodeLoopState, runtime: Runtime[EpisodeContext]) -> dict[str, Any]:
         """One FAMA decision (orchestrator, mitigation, helpers, tool use, verifier)."""
-        after = await graph.ainvoke(state, context=runtime.context)
+        number = len(state.get("fama_decisions", [])) + 1
+        trace: RunnableConfig = {
+            "run_name": "fama_decision",
+            "metadata": {"fama_decision": number, "fama_mode": mode},
+            "tags": ["fama_decision", f"decision:{number}"],
+        }
+        after = await graph.ainvoke(state, trace, context=runtime.context)
         return episode_delta(state, after)
 
     return agent

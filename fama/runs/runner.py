@@ -25,10 +25,12 @@ from fama.core.state import LLMCall, NodeTiming
 from fama.core.trajectory import MessageRecord
 from fama.runs.metrics import is_success
 from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
+from fama.runs.tracing import episode_trace, traced
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AnyMessage
+    from langchain_core.runnables import RunnableConfig
 
     from fama.core.env import ToolEnvironment
     from fama.core.fama_config import FamaConfig, FamaMode
@@ -192,6 +194,7 @@ async def run_jobs(
     concurrency: int = 4,
     skipped: int = 0,
     progress: Progress | None = None,
+    trace: RunnableConfig | None = None,
 ) -> RunSummary:
     """Run ``jobs`` with at most ``concurrency`` at once, saving each episode as it ends.
 
@@ -199,6 +202,8 @@ async def run_jobs(
     ``finished``; on cancellation (Ctrl-C) running episodes are cancelled, the run is marked
     ``interrupted`` and ``CancelledError`` propagates; if saving fails the run is marked
     ``failed`` and the error propagates. ``skipped`` counts episodes stored before.
+    Each episode runs with ``trace`` (``fama.runs.tracing.run_trace``) plus its own identity
+    as LangChain run metadata and tags.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -209,8 +214,12 @@ async def run_jobs(
 
     async def one(job: EpisodeJob) -> None:
         started_at, t0 = utc_now(), time.perf_counter()
+        config = episode_trace(
+            trace, run_id=run_id, task_id=job.task_id, trial=job.trial, seed=job.seed, domain=domain
+        )
         try:
-            outcome = await execute(job)
+            with traced(config):
+                outcome = await execute(job)
         except Exception:  # one broken episode must not end the run
             outcome = EpisodeOutcome(
                 status="error", termination=None, reward=None, error_detail=traceback.format_exc()
