@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from fama.core.state import LLMCall, NodeTiming
 from fama.core.trajectory import MessageRecord
 from fama.runs.metrics import is_success
+from fama.runs.progress_bar import ProgressBar
 from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
 from fama.runs.tracing import episode_trace, traced
 
@@ -147,7 +148,8 @@ class RunSummary:
 
 
 class Progress:
-    """Progress on a text stream: one rewritten line on a terminal, throttled lines otherwise.
+    """Progress on a text stream: a live bar with ETA on a terminal (``ProgressBar``),
+    throttled lines otherwise.
 
     ``tick_s`` is how often the runner refreshes it while no episode ends (so the elapsed
     time keeps moving): every second on a terminal, every ``interval_s`` otherwise.
@@ -160,6 +162,7 @@ class Progress:
         self.enabled = enabled
         self.interval_s = interval_s
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._bar = ProgressBar(self.stream) if self._tty and enabled else None
         self._last = -float("inf")
 
     @property
@@ -172,9 +175,10 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        if self._tty:
-            self.stream.write("\r" + summary.line() + ("\n" if final else ""))
-        elif final or now - self._last >= self.interval_s:
+        if self._bar is not None:
+            self._bar.update(summary, final=final)
+            return
+        if final or now - self._last >= self.interval_s:
             self.stream.write(summary.line() + "\n")
         else:
             return
