@@ -7,70 +7,16 @@ dies mid-run and comes back.
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from fama.llm.endpoints import EndpointPool, pool_for, split_urls
 from fama.llm.models import ModelSpec, resolve_chat_model
+from tests.openai_server import ScriptedServer
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
-
-
-class ScriptedServer:
-    """A chat-completions server answering after ``delay_s``; ``status`` != 200 fails."""
-
-    def __init__(self, name: str, delay_s: float = 0.05, port: int = 0) -> None:
-        self.name, self.delay_s, self.status, self.served = name, delay_s, 200, 0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                time.sleep(owner.delay_s)
-                owner.served += 1
-                reply = {
-                    "id": "x",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": f"from {owner.name}"},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-                }
-                data = json.dumps(reply).encode() if owner.status == 200 else b"{}"
-                self.send_response(owner.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -78,8 +24,7 @@ def servers() -> Iterator[list[ScriptedServer]]:
     started = [ScriptedServer(name) for name in ("a", "b", "c")]
     yield started
     for server in started:
-        if server.thread.is_alive():
-            server.stop()
+        server.stop()
 
 
 async def burst(model: Any, n: int) -> list[str]:

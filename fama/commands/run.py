@@ -120,9 +120,13 @@ def register(subparsers: Any) -> None:
     judge.add_argument(
         "--no-judge", action="store_true", help="skip NL_ASSERTION (the report says so)"
     )
-    models.add_argument("--base-url", help="OpenAI-compatible server for all three models")
-    models.add_argument("--user-base-url", help="server of the user model (default --base-url)")
-    models.add_argument("--judge-base-url", help="server of the judge (default --base-url)")
+    models.add_argument(
+        "--base-url",
+        help="OpenAI-compatible server for all three models; several replicas comma-separated "
+        "(least-loaded, failover)",
+    )
+    models.add_argument("--user-base-url", help="server(s) of the user model (default --base-url)")
+    models.add_argument("--judge-base-url", help="server(s) of the judge (default --base-url)")
     models.add_argument("--temperature", type=float, default=0.0, help="(default 0.0)")
     execution = parser.add_argument_group("execution")
     execution.add_argument("--run-id", help="run id (default: generated); reuse it to resume")
@@ -138,6 +142,19 @@ def register(subparsers: Any) -> None:
         help="on resume, re-run episodes stored as infrastructure_error or error",
     )
     execution.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    # --- issue 14: tracing (fama.runs.tracing) ---
+    execution.add_argument(
+        "--trace",
+        choices=["langsmith", "otel"],
+        help="send traces (run/episode/decision metadata on every span): langsmith (needs "
+        "LANGSMITH_API_KEY) or otel (OTLP if configured, else JSON lines in --trace-file)",
+    )
+    execution.add_argument(
+        "--trace-file",
+        type=Path,
+        default=Path("fama-traces.jsonl"),
+        help="span file of --trace otel without OTLP (default fama-traces.jsonl)",
+    )
     parser.set_defaults(func=run_command)
 
 
@@ -277,9 +294,11 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     from fama.benchmarks.registry import ExecutorParts
     from fama.core.retry import RetryPolicy
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
+    from fama.llm.endpoints import snapshot, usage_since
     from fama.prompts.registry import load_prompt
     from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs
     from fama.runs.store import FAILED_STATUSES, RunStore
+    from fama.runs.tracing import run_trace, trace_callbacks
 
     fama_config, mode = _fama_options(args)
     for name in ("trials", "concurrency", "max_steps", "max_errors"):
@@ -305,13 +324,22 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         *([load_prompt(JUDGE_PROMPT).ref] if specs["judge"] is not None else []),
         *loaded.data_refs,
     ]
+    try:
+        callbacks, close_trace = trace_callbacks(args.trace, args.trace_file)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     with RunStore(args.db) as store, ExitStack() as stack:
+        stack.callback(close_trace)
         resumed = store.create_or_resume_run(
             run_id, spec.to_config(), refs, differences=spec.differences
         )
         keep = ["done"] if args.retry_errors else None
         stored = store.finished_episode_keys(run_id, statuses=keep)
-        retried = store.episodes(run_id, statuses=FAILED_STATUSES) if args.retry_errors else []
+        retried = (
+            store.episodes(run_id, statuses=FAILED_STATUSES, messages=False)
+            if args.retry_errors
+            else []
+        )
         jobs = plan_jobs(
             loaded.tasks, args.trials, skip=stored, retried=retried, task_id=loaded.task_id
         )
@@ -338,6 +366,8 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
                     context_options=loop,
                 )
             )
+            endpoints_before = snapshot()
+            stack.callback(lambda: store.add_endpoint_stats(run_id, usage_since(endpoints_before)))
             try:
                 summary = asyncio.run(
                     run_jobs(
@@ -351,6 +381,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
                         concurrency=args.concurrency,
                         skipped=len(stored),
                         progress=Progress(enabled=not args.no_progress),
+                        trace=run_trace(run_id, spec.to_config(), callbacks=callbacks),
                     )
                 )
             except KeyboardInterrupt:

@@ -13,7 +13,8 @@ down, the one whose cool-down ends first is tried. One request tries each endpoi
 most once; when all fail, the last error goes to the caller (``call_model`` retries it).
 
 Endpoints with the same URL list share one ``EndpointPool`` per process (agent and user on
-the same replicas see each other's load); ``pools()`` lists them with their statistics.
+the same replicas see each other's load); ``snapshot`` and ``usage_since`` give their
+statistics for the run store (``fama report`` shows them).
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ class Endpoint:
     strikes: int = 0  # failures in a row
 
     def stats(self) -> dict[str, Any]:
-        """Counts and mean latency, JSON-ready."""
+        """Counts, total and mean latency of answered requests, JSON-ready."""
         ok = self.requests - self.failures
         return {
             "url": self.url,
             "requests": self.requests,
             "failures": self.failures,
+            "latency_ms": self.latency_ms,
             "mean_latency_ms": self.latency_ms / ok if ok else None,
             "taken_out": self.taken_out,
         }
@@ -131,9 +133,21 @@ def pool_for(urls: Sequence[str]) -> EndpointPool:
     return _POOLS[key]
 
 
-def pools() -> list[EndpointPool]:
-    """Every pool this process created."""
-    return list(_POOLS.values())
+def snapshot() -> dict[str, dict[str, Any]]:
+    """The statistics of every endpoint of this process's pools, by URL."""
+    return {s["url"]: s for pool in _POOLS.values() for s in pool.stats()}
+
+
+def usage_since(before: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each endpoint did since ``before`` (a ``snapshot``): endpoints with requests."""
+    counted = ("requests", "failures", "latency_ms", "taken_out")
+    usage = []
+    for url, now in snapshot().items():
+        old = before.get(url, {})
+        delta = {key: now[key] - old.get(key, 0) for key in counted}
+        if delta["requests"]:
+            usage.append({"url": url, **delta})
+    return usage
 
 
 class _Tracked(httpx2.AsyncByteStream):

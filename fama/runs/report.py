@@ -224,6 +224,7 @@ def build_report(store: RunStore, run_id: str, *, baseline_id: str | None = None
         "tokens": _tokens(episodes),
         "latency_ms": _latency(episodes),
         "has_helpers": has_helpers,
+        "endpoints": store.endpoint_stats(run_id),
         "episode_rows": [_episode_row(e) for e in episodes],
     }
     if baseline_id is not None:
@@ -343,6 +344,15 @@ def render_report(report: dict[str, Any]) -> str:
             [
                 (n, v["count"], v["mean_ms"], v["p50_ms"], v["p95_ms"])
                 for n, v in report["latency_ms"].items()
+            ],
+        )
+    if report.get("endpoints"):
+        lines += ["", "Model endpoints (replicas):"]
+        lines += _table(
+            ["url", "requests", "failures", "taken out", "mean ms"],
+            [
+                (e["url"], e["requests"], e["failures"], e["taken_out"], e["mean_latency_ms"])
+                for e in report["endpoints"]
             ],
         )
     if "baseline" in report:

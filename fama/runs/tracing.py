@@ -9,12 +9,18 @@ can then group traces per run, episode and decision without code: the episode gr
 root run named ``episode <task>/<trial>``, each FAMA decision a child run ``fama_decision``
 with ``fama_decision`` (its number) in its metadata. ``langfuse_session_id`` groups a run's
 episodes into one Langfuse session.
+
+``trace_callbacks`` sets up ``fama run --trace``: ``langsmith`` turns on LangChain's own
+LangSmith tracer (``LANGSMITH_API_KEY`` needed; ``LANGSMITH_PROJECT`` chooses the project),
+``otel`` adds the OpenTelemetry exporter of ``fama.runs.otel``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -86,3 +92,33 @@ def traced(config: RunnableConfig) -> Iterator[None]:
         yield
     finally:
         var_child_runnable_config.reset(token)
+
+
+TRACE_KINDS = ("langsmith", "otel")
+LANGSMITH_KEYS = ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
+
+
+def trace_callbacks(
+    kind: str | None, out: Path
+) -> tuple[list[BaseCallbackHandler], Callable[[], None]]:
+    """The callbacks of ``--trace KIND`` and the function that flushes them at the end.
+
+    Raises ``ValueError`` (one line) when the kind cannot work here.
+    """
+    if kind is None:
+        return [], lambda: None
+    if kind == "langsmith":
+        if not any(os.environ.get(key) for key in LANGSMITH_KEYS):
+            raise ValueError("--trace langsmith needs LANGSMITH_API_KEY in the environment")
+        os.environ["LANGSMITH_TRACING"] = "true"  # LangChain's own tracer reads it
+        return [], lambda: None
+    if kind == "otel":
+        try:
+            from fama.runs.otel import OTelCallbackHandler, otel_tracer
+        except ImportError as exc:
+            raise ValueError(
+                f"--trace otel needs OpenTelemetry: pip install 'fama[otel]' ({exc})"
+            ) from exc
+        tracer, close = otel_tracer(out)
+        return [OTelCallbackHandler(tracer)], close
+    raise ValueError(f"--trace must be one of {', '.join(TRACE_KINDS)}, got {kind!r}")
