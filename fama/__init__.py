@@ -9,15 +9,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["FamaConfig", "build_fama_decision_graph", "build_fama_graph"]
+__all__ = ["FamaConfig", "FamaDecisions", "build_fama_graph"]
 
 if TYPE_CHECKING:
     from fama.core.fama_config import FamaConfig
-    from fama.graph.fama_graph import build_fama_decision_graph, build_fama_graph
+    from fama.graph.decision import FamaDecisions
+    from fama.graph.fama_agent import build_fama_graph
 
 _LAZY = {
-    "build_fama_graph": "fama.graph.fama_graph",
-    "build_fama_decision_graph": "fama.graph.fama_graph",
+    "build_fama_graph": "fama.graph.fama_agent",
+    "FamaDecisions": "fama.graph.decision",
     "FamaConfig": "fama.core.fama_config",
 }
 

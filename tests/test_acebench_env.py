@@ -221,7 +221,11 @@ def test_multi_step_batch_reports_each_error_and_continues(acebench_data_dir: Pa
     env = env_for(acebench_data_dir, 2, category="multi_step")
     outputs = env.execute_batch([("no_such_api", {}), ("turn_on_wifi", {})])
     assert [o.error for o in outputs] == [True, False]
-    assert outputs[0].content == "Error during execution: no API named 'no_such_api' is available"
+    assert outputs[0].content == (
+        "Error during execution: no API named 'no_such_api' is available; the APIs are: "
+        "turn_on_wifi, login_device, login_food_platform, check_balance, "
+        "add_food_delivery_order, get_products"
+    )
     assert env.session.instances()["BaseApi"].wifi is True
     failed_only = env_for(acebench_data_dir, 2, category="multi_step")
     failed_only.execute_batch([("no_such_api", {})])

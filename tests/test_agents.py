@@ -16,9 +16,11 @@ from langchain_core.messages import (
 )
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
 from fama.core.context import EpisodeContext, EpisodeLoopState
 from fama.core.state import Guidance
+from fama.core.steps import count_steps
 from fama.graph.episode import GREETING, run_episode
 from fama.nodes.env_tools import execute_tool_calls, tools_node
 from fama.nodes.fc_agent import DECISION_NOTE_ID, fc_agent_node, render_guidance
@@ -29,13 +31,14 @@ from fama.nodes.react_agent import (
     react_view,
     render_react_system_prompt,
 )
+from fama.prompts import PromptSet
 from tests.fake_env import POLICY, FakeShopEnv, make_context, tool_call
 from tests.fakes import ScriptedChatModel
 
 
 def state_of(*messages: AnyMessage, **extra: Any) -> EpisodeLoopState:
     msgs = [AIMessage(content=GREETING), *messages]
-    return {"messages": msgs, "steps": 0, "tool_errors": 0, **extra}  # type: ignore[typeddict-item]
+    return {"messages": msgs, "tool_errors": 0, **extra}  # type: ignore[typeddict-item]
 
 
 def prompts(ctx: EpisodeContext) -> list[list[BaseMessage]]:
@@ -68,12 +71,14 @@ async def test_fc_node_binds_tools_and_sends_system_prompt_then_trajectory() -> 
 
 
 def test_render_guidance() -> None:
-    assert render_guidance([]) == ""
+    prompts = PromptSet.defaults()
+    assert render_guidance([], prompts) == ""
     text = render_guidance(
         [
             {"helper": "planner", "text": "Look up the order first."},
             {"helper": "constraints_extractor", "text": "Refunds go to the original payment."},
-        ]
+        ],
+        prompts,
     )
     assert "- [planner] Look up the order first." in text
     assert "- [constraints_extractor] Refunds go to the original payment." in text
@@ -85,10 +90,11 @@ async def test_guidance_reaches_the_model_for_one_decision_only() -> None:
     advised = {"done": False}
 
     def advise(state: EpisodeLoopState) -> dict[str, Any]:
+        """Opens each decision as FAMA's orchestrator does: this decision's guidance only."""
         if advised["done"]:
-            return {}
+            return {"guidance": Overwrite([])}
         advised["done"] = True
-        return {"guidance": [advice]}
+        return {"guidance": Overwrite([advice])}
 
     sub = StateGraph(EpisodeLoopState, context_schema=EpisodeContext)
     sub.add_node("advise", advise)
@@ -194,12 +200,12 @@ async def test_tools_node_counts_the_agent_message_the_batch_and_errors() -> Non
             {"name": "nope2", "args": {}, "id": "y", "type": "tool_call"},
         ],
     )
-    state = state_of(HumanMessage("hi"), call, steps=1, messages_counted=2)
+    state = state_of(HumanMessage("hi"), call, episode_start=1)
     update = await tools_node(state, Runtime(context=ctx))
-    assert update["steps"] == 3
+    after = {**state, "messages": [*state["messages"], *update["messages"]]}
+    assert count_steps(after) == 3  # the user message, the agent message, the batch
     assert update["tool_errors"] == 2
     assert update["termination"] == "too_many_errors"
-    assert update["messages_counted"] == 5
     assert all(isinstance(m, ToolMessage) for m in update["messages"])
 
 
@@ -330,7 +336,12 @@ async def test_react_episode_with_a_tool_call_a_bad_output_and_a_reply() -> None
 async def test_tolerant_mode_recovers_text_tool_calls_and_records_the_repair() -> None:
     written = '<tool_call>{"name": "get_price", "arguments": {"item_id": "apple"}}</tool_call>'
     ctx = make_context(
-        [written, "It costs 2.0.", '{"name": "launch_rocket", "arguments": {}}'],
+        [
+            written,
+            "It costs 2.0.",
+            '{"name": "launch_rocket", "arguments": {}}',
+            "I cannot launch rockets.",
+        ],
         ["apple price?", "and a rocket?", "bye ###STOP###"],
         tool_call_mode="tolerant",
     )
@@ -339,15 +350,13 @@ async def test_tolerant_mode_recovers_text_tool_calls_and_records_the_repair() -
     call = result.records[2]
     assert call["content"] == "" and call["tool_calls"][0]["name"] == "get_price"
     assert result.records[3]["content"] == "2.0"
-    # an unknown tool written as text is rejected and the text goes to the user unchanged
-    assert result.records[6] == {
-        "role": "assistant",
-        "content": '{"name": "launch_rocket", "arguments": {}}',
-    }
+    # a call of an unknown tool written as text is a call: the environment answers it
+    assert result.records[6]["tool_calls"][0]["name"] == "launch_rocket"
+    assert result.records[7]["content"] == "Error: Tool 'launch_rocket' not found."
     kinds = [(i["kind"], i["message_index"]) for i in result.agent_issues]
-    assert kinds == [("repaired", 2), ("rejected", 6)]
-    assert "launch_rocket" in result.agent_issues[1]["detail"]
-    assert result.tool_errors == 0
+    assert kinds == [("repaired", 2), ("repaired", 6)]
+    assert "launch_rocket (unknown: launch_rocket)" in result.agent_issues[1]["detail"]
+    assert result.tool_errors == 1
 
 
 async def test_constrained_mode_maps_json_actions() -> None:

@@ -10,8 +10,9 @@ from langchain_core.messages import AIMessage, HumanMessage
 from fama.core.fama_config import FamaMode
 from fama.core.fama_state import FamaContext
 from fama.core.state import FamaDecision
+from fama.graph.decision import FamaDecisions
 from fama.graph.episode import compiled_episode_graph, initial_state, run_episode
-from fama.graph.fama_graph import build_fama_graph, episode_delta, make_fama_agent_node
+from fama.graph.fama_agent import build_fama_graph
 from tests.fakes import ScriptedChatModel
 from tests.test_fama_graph import (
     ASK,
@@ -22,17 +23,21 @@ from tests.test_fama_graph import (
     context,
     shop_tools,
     tool_call,
+    with_settings,
 )
 
 STATIC_HELPERS = ["constraints_extractor", "memory"]
+DECISIONS = FamaDecisions()
 
 
 async def run_state(ctx: FamaContext, mode: FamaMode, *helpers: str, **params: Any) -> Any:
     """The episode graph's final state with the FAMA agent node."""
     cfg = config(*helpers, **params) if helpers else None
-    graph = compiled_episode_graph(make_fama_agent_node(mode=mode, config=cfg))
+    graph = compiled_episode_graph(DECISIONS)
     return await graph.ainvoke(
-        initial_state(None), {"recursion_limit": ctx.recursion_limit}, context=ctx
+        initial_state(None),
+        {"recursion_limit": ctx.recursion_limit},
+        context=with_settings(ctx, mode, cfg),
     )
 
 
@@ -124,21 +129,6 @@ async def test_an_unusable_reply_is_a_decision_without_a_message() -> None:
     assert state["messages"][2].content == "It is pending."
 
 
-def test_episode_delta_keeps_the_new_decisions_only() -> None:
-    old: FamaDecision = {
-        "message_index": 1,
-        "mode": "all",
-        "diagnosis": {},
-        "active_helpers": [],
-        "guidance": [],
-    }
-    new: FamaDecision = {**old, "message_index": 3}
-    before = {"messages": [HumanMessage("hi", id="1")], "fama_decisions": [old]}
-    after = {**before, "fama_decisions": [old, new], "guidance": [{"helper": "x", "text": "y"}]}
-    delta = episode_delta(before, after)
-    assert delta == {"fama_decisions": [new]}  # guidance stays with its decision
-
-
 async def test_the_embeddable_agent_records_its_decisions() -> None:
     tools, _ = shop_tools()
     model = ScriptedChatModel(
@@ -165,7 +155,7 @@ async def test_the_episode_result_carries_the_decisions() -> None:
         ["What is the status of order #W7301126?", "Thanks ###STOP###"],
     )
     cfg = config("memory")
-    result = await run_episode(ctx, agent_node=make_fama_agent_node(mode="static", config=cfg))
+    result = await run_episode(with_settings(ctx, "static", cfg), agent_node=DECISIONS)
     decisions = result.extra["fama_decisions"]
     assert [d["message_index"] for d in decisions] == [2, 4]
     assert [result.records[d["message_index"]]["role"] for d in decisions] == ["assistant"] * 2

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,14 @@ from fama.core.fama_config import FamaConfig, FamaMode
 from fama.core.fama_state import FamaContext, FamaState
 from fama.core.retry import RetryPolicy
 from fama.envs.user_simulator import ScriptedUser
+from fama.graph.decision import VERIFIER, FamaDecisions
 from fama.graph.episode import EpisodeResult, run_episode
-from fama.graph.fama_graph import (
-    VERIFIER,
-    build_fama_decision_graph,
-    build_fama_graph,
-    fama_prompt_refs,
-    make_fama_agent_node,
-)
+from fama.graph.fama_agent import build_fama_graph
+from fama.helpers.settings import fama_settings, prompt_names
 from fama.nodes.fc_agent import DECISION_NOTE_ID
 from fama.nodes.mitigation import active_helpers, helper_node_name, select_dynamic
 from fama.nodes.orchestrator import Signal, detect_signals
+from fama.prompts import PromptSet
 from tests.fakes import ScriptedChatModel
 from tests.test_helpers import ORDER
 
@@ -136,6 +134,7 @@ def context(
         system_prompt="SYSTEM",
         retry=RetryPolicy(attempts=1, initial_backoff_s=0.0),
         helper_model=None if helper_replies is None else ScriptedChatModel(helper_replies),
+        fama=fama_settings("all"),  # each test's run_fama sets the mode it runs
     )
 
 
@@ -146,7 +145,12 @@ def config(*helpers: str, **params: dict[str, Any]) -> FamaConfig:
 async def run_fama(
     ctx: FamaContext, mode: FamaMode, cfg: FamaConfig | None = None
 ) -> EpisodeResult:
-    return await run_episode(ctx, agent_node=make_fama_agent_node(mode=mode, config=cfg))
+    return await run_episode(with_settings(ctx, mode, cfg), agent_node=FamaDecisions())
+
+
+def with_settings(ctx: FamaContext, mode: FamaMode, cfg: FamaConfig | None = None) -> FamaContext:
+    """``ctx`` running FAMA in ``mode`` with ``cfg`` (same env, models and user)."""
+    return replace(ctx, fama=fama_settings(mode, cfg))
 
 
 def agent_prompts(ctx: FamaContext) -> list[list[BaseMessage]]:
@@ -330,13 +334,12 @@ def test_dynamic_mitigation_chooses_a_minimal_cover_and_nothing_more() -> None:
 def test_static_and_all_modes_ignore_signals() -> None:
     state: FamaState = {
         "messages": [],
-        "fama_mode": "static",
-        "fama_config": config("memory", "planner").model_dump(),
         "diagnosis": {"signals": [signal("x", "policy_violation", "constraints_extractor")]},
     }
-    assert active_helpers(state) == ["planner", "memory"]
-    assert len(active_helpers({**state, "fama_mode": "all"})) == 6
-    assert active_helpers({**state, "fama_mode": "dynamic"}) == ["constraints_extractor"]
+    cfg = config("memory", "planner")
+    assert active_helpers(state, fama_settings("static", cfg)) == ["planner", "memory"]
+    assert len(active_helpers(state, fama_settings("all", cfg))) == 6
+    assert active_helpers(state, fama_settings("dynamic")) == ["constraints_extractor"]
 
 
 def test_signals_come_from_the_current_state() -> None:
@@ -433,7 +436,7 @@ async def test_build_fama_graph_stops_at_max_steps_and_reports_tool_errors() -> 
 
 def test_node_names() -> None:
     assert helper_node_name("decision_verifier") == VERIFIER
-    built = build_fama_decision_graph(mode="all").compile().get_graph().nodes
+    built = graph_command.agent_graph("fama").get_graph().nodes
     assert set(built) >= {"orchestrator", "mitigation", "tool_use", VERIFIER}
     assert {n for n in built if n.startswith("helper_")} == {
         helper_node_name(h.removeprefix("helper:")) for h in HELPER_NODES
@@ -447,9 +450,34 @@ def test_invalid_settings_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="unknown tools"):
         build_fama_graph(ScriptedChatModel([]), tools, policy="p", mode="all", write_tools=["x"])
     with pytest.raises(ValueError, match="unknown helpers"):
-        build_fama_decision_graph(config=config("memory", "oracle"))
+        fama_settings("static", config("memory", "oracle"))
     with pytest.raises(ValueError, match="mode must be one of"):
-        build_fama_decision_graph(mode="sometimes")  # type: ignore[arg-type]
+        fama_settings("sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="budget"):
+        fama_settings("all", guidance_budget=0)
+
+
+def fama_prompt_refs(mode: FamaMode, cfg: FamaConfig | None = None) -> list[dict[str, str]]:
+    return PromptSet.resolve(prompt_names(fama_settings(mode, cfg))).refs
+
+
+async def test_an_all_mode_run_renders_only_the_prompts_it_declared() -> None:
+    settings = fama_settings("all")
+    declared = PromptSet.resolve(["fc_retry_note", *prompt_names(settings)])
+    ctx = replace(
+        context(
+            [GET, AIMessage(content=""), CANCEL, "It is cancelled."],
+            ["Cancel order #W7301126, it is no longer needed.", "Thanks ###STOP###"],
+            helper_replies=["1. Look up the order. 2. Cancel it."] * 4 + ["VIOLATION: no yes"],
+        ),
+        fama=settings,
+        prompts=declared,
+    )
+    result = await run_episode(ctx, agent_node=FamaDecisions())
+    assert result.termination is not None and result.termination != "infrastructure_error"
+    assert "helper:planner" in {c["node"] for c in result.llm_calls}
+    blocks = result.extra["diagnosis"]["verifier_blocks"]  # the remediation prompt rendered
+    assert blocks and blocks[0]["check"]
 
 
 def test_prompt_refs_follow_the_mode_and_configuration() -> None:

@@ -4,6 +4,7 @@ dual control (user tools), batch execution, opening messages and the agent promp
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -429,8 +430,10 @@ def test_agent_prompt_names_the_system_prompt_template(monkeypatch: pytest.Monke
     original = registry.load_prompt
     custom = registry.Prompt("bench_agent", "v1", "Follow this policy:\n{policy}")
 
-    def load(name: str, version: str | None = None) -> registry.Prompt:
-        return custom if name == "bench_agent" else original(name, version)
+    def load(
+        name: str, version: str | None = None, root: Path = registry.PROMPTS_DIR
+    ) -> registry.Prompt:
+        return custom if name == "bench_agent" else original(name, version, root)
 
     monkeypatch.setattr(registry, "load_prompt", load)
     env = FakeShopEnv()

@@ -116,20 +116,28 @@ def fama_episode_context() -> Any:
     )
 
 
-async def test_each_fama_decision_is_a_run_with_its_number() -> None:
+async def test_every_model_call_of_a_fama_decision_carries_its_number() -> None:
     recorder = Recorder()
     base = run_trace("r", RUN_CONFIG, callbacks=[recorder])
+    ctx = context(
+        [GET, "It is pending."],
+        ["What is the status of order #W7301126?", "Thanks ###STOP###"],
+        helper_replies=["1. Look up order #W7301126 and tell the status"],
+    )
     with traced(episode_trace(base, run_id="r", task_id="5", trial=0, seed=1, domain="retail")):
-        result = await run_fama(fama_episode_context(), "static", config("memory"))
-    assert result.termination == "user_stop"
-    decisions = [e for e in recorder.events if e["name"] == "fama_decision"]
-    assert [d["metadata"]["fama_decision"] for d in decisions] == [1, 2, 3, 4]
-    assert all(d["metadata"]["task_id"] == "5" and "fama_decision" in d["tags"] for d in decisions)
+        result = await run_fama(ctx, "all")
+    assert [c["node"] for c in result.llm_calls] == ["helper:planner", "agent", "agent"]
     calls = [e for e in recorder.events if e["kind"] == "llm"]
-    # each agent model call happens inside a decision and says which one
-    assert [c["metadata"].get("fama_decision") for c in calls] == [1, 2, 3, 4]
+    # the planner and the agent in decision 1, the agent again in decision 2
+    assert [c["metadata"].get("fama_decision") for c in calls] == [1, 1, 2]
+    assert [f"decision:{n}" in c["tags"] for c, n in zip(calls, (1, 1, 2), strict=True)] == [
+        True
+    ] * 3
+    assert all(c["metadata"]["task_id"] == "5" for c in calls)
     assert all(c["metadata"]["fama_helpers"] == ["constraints_extractor", "memory"] for c in calls)
     assert all("helper:memory" in c["tags"] for c in calls)
+    nodes = [e for e in recorder.events if e["kind"] == "chain" and e["name"] == "tool_use"]
+    assert len(nodes) == 2  # one tool-use node run per decision
 
 
 def spans_of(exporter: InMemorySpanExporter) -> dict[str, list[ReadableSpan]]:
@@ -164,8 +172,7 @@ async def test_otel_spans_per_node_with_tokens_and_latency(
     every = exporter.get_finished_spans()
     assert {s.context.trace_id for s in every} == {root.context.trace_id}  # one trace
     assert all(s.parent is not None for s in every if s is not root)
-    assert len(spans["fama_decision"]) == 4
-    assert {"agent", "user", "tools", "orchestrator", "mitigation", "helper_memory"} <= set(spans)
+    assert {"user", "tools", "orchestrator", "mitigation", "tool_use"} <= set(spans)
     chats = [s for name, group in spans.items() if name.startswith("chat ") for s in group]
     assert len(chats) == len(result.llm_calls) == 4
     tokens = sorted(
@@ -174,14 +181,12 @@ async def test_otel_spans_per_node_with_tokens_and_latency(
     )
     assert tokens == sorted(c["input_tokens"] for c in result.llm_calls)
     ids = {s.context.span_id: s for s in every}
-    for chat in chats:  # a model call sits under a decision (via its node)
-        parent = chat.parent
-        names = []
-        while parent is not None:
-            names.append(ids[parent.span_id].name)
-            parent = ids[parent.span_id].parent
-        assert "fama_decision" in names and names[-1] == "episode 5/0"
-        assert (chat.attributes or {})["langchain.metadata.fama_decision"] in (1, 2, 3, 4)
+    for chat in chats:  # a model call sits under its node, under the episode
+        parent = ids[chat.parent.span_id] if chat.parent else None
+        assert parent is not None and parent.name == "tool_use"
+        assert parent.parent is not None and parent.parent.span_id == root.context.span_id
+    decisions = [(s.attributes or {})["langchain.metadata.fama_decision"] for s in chats]
+    assert sorted(decisions) == [1, 2, 3, 4]  # type: ignore[type-var]
     assert all(float((s.attributes or {})["fama.latency_ms"]) >= 0 for s in every)  # type: ignore[arg-type]
     assert not any("ChannelWrite" in s.name for s in every)  # hidden runs make no span
 

@@ -21,6 +21,7 @@ TERMINATION_MEANING: dict[str, str] = {
     "agent_stop": "the agent ended the conversation",
     "max_steps": "the conversation hit the step limit (scored 0 whatever happened)",
     "too_many_errors": "the agent made too many failing tool calls (scored 0)",
+    "repeated_call": "the agent kept sending the same failing tool calls (ended early)",
 }
 
 

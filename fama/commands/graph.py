@@ -48,11 +48,10 @@ def agent_graph(agent: str) -> CompiledStateGraph[Any]:
 
         return build_episode_graph(react_agent_node).compile(name="episode")
     if agent == "fama":
-        from fama.graph.fama_graph import build_fama_decision_graph
+        from fama.graph.decision import FamaDecisions
 
         # The drawing does not depend on the mode: every helper node is always in the graph.
-        decision = build_fama_decision_graph(mode="all").compile(name="fama_decision")
-        return build_episode_graph(decision).compile(name="episode")
+        return build_episode_graph(FamaDecisions()).compile(name="episode")
     raise ValueError(f"unknown agent {agent!r} (choose from {', '.join(AGENTS)})")
 
 

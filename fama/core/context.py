@@ -9,9 +9,12 @@ other benchmarks need; their defaults keep tau2's behaviour:
 * ``terminal_tools``: after a tool batch calling one of them the episode ends (``agent_stop``);
 * ``max_agent_turns``: after the agent's n-th message (the messages it was given at the
   start not counted) has been handled (its tools run or the user answered it) the episode
-  ends as ``max_steps`` unless it ended otherwise, like tau-bench v1's step loop.
+  ends as ``max_steps`` unless it ended otherwise, like tau-bench v1's step loop;
+* ``max_repeated_calls``: when the agent has sent the same failing tool calls this many times
+  in a row (``fama.core.repeats``) the episode ends as ``repeated_call`` (None: never).
 
-The tau2 limits are checked first, then the stop conditions, then ``max_agent_turns``.
+The tau2 limits are checked first, then ``max_repeated_calls``, then the stop conditions, then
+``max_agent_turns``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDic
 from fama.core.retry import RetryPolicy
 from fama.core.state import EpisodeState, Termination
 from fama.core.users import STOP_TOKENS
+from fama.prompts import PromptSet
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
     from fama.core.users import UserSimulator
 
 ToolCallMode = Literal["native", "tolerant", "constrained"]
-IssueKind = Literal["empty_reply", "unparseable", "repaired", "rejected"]
+IssueKind = Literal["empty_reply", "unparseable", "repaired", "rejected", "repeated_call"]
 
 
 class AgentIssue(TypedDict):
@@ -44,6 +48,7 @@ class AgentIssue(TypedDict):
     ``empty_reply`` / ``unparseable``: the reply was unusable; it counted as one step and one
     error and the agent was asked again. ``repaired`` / ``rejected``: the tool-call repair of
     the tolerant/constrained modes changed the reply or dropped candidate calls.
+    ``repeated_call``: the tools node saw the agent send the same failing calls again.
     """
 
     node: str
@@ -56,8 +61,7 @@ class EpisodeLoopState(EpisodeState):
     """``EpisodeState`` plus the keys the episode loop and the tool-use nodes add."""
 
     agent_issues: NotRequired[Annotated[list[AgentIssue], operator.add]]
-    messages_counted: NotRequired[int]  # messages already accounted for in ``steps``
-    agent_turns: NotRequired[int]  # agent messages accounted for (the opening ones excluded)
+    episode_start: NotRequired[int]  # messages the episode started with (not steps)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -76,6 +80,8 @@ class EpisodeContext:
     agent_stop_phrases: tuple[str, ...] = ()
     terminal_tools: frozenset[str] = frozenset()
     max_agent_turns: int | None = None
+    max_repeated_calls: int | None = 5
+    prompts: PromptSet = field(default_factory=PromptSet.defaults)
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.max_errors < 1:
@@ -87,12 +93,8 @@ class EpisodeContext:
                 f"tool_call_mode must be one of {get_args(ToolCallMode)}, "
                 f"got {self.tool_call_mode!r}"
             )
-        if self.max_agent_turns is not None and (
-            isinstance(self.max_agent_turns, bool)
-            or not isinstance(self.max_agent_turns, int)
-            or self.max_agent_turns < 1
-        ):
-            raise ValueError(f"max_agent_turns must be None or >= 1, got {self.max_agent_turns!r}")
+        _check_optional_count("max_agent_turns", self.max_agent_turns, 1)
+        _check_optional_count("max_repeated_calls", self.max_repeated_calls, 2)
         object.__setattr__(
             self, "user_stop_tokens", _phrases("user_stop_tokens", self.user_stop_tokens)
         )
@@ -116,6 +118,10 @@ class EpisodeContext:
     def agent_turns_exhausted(self, turns: int) -> bool:
         """True when the agent has used all its turns (``max_agent_turns``)."""
         return self.max_agent_turns is not None and turns >= self.max_agent_turns
+
+    def repeats_exhausted(self, repeats: int) -> bool:
+        """True when the same failing calls were sent ``max_repeated_calls`` times in a row."""
+        return self.max_repeated_calls is not None and repeats >= self.max_repeated_calls
 
     def limit_reached(self, steps: int, errors: int) -> Termination | None:
         """The official limit check (done only when no tool result is pending).
@@ -158,6 +164,14 @@ class EpisodeContext:
     def bound_agent_model(self) -> Runnable[Any, Any]:
         """The agent model with the tools bound, ``tool_choice="auto"`` (bound once)."""
         return self.agent_model.bind_tools(self.agent_tools, tool_choice="auto")
+
+
+def _check_optional_count(name: str, value: Any, minimum: int) -> None:
+    """A ``ValueError`` naming the setting unless ``value`` is None or an int >= ``minimum``."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < minimum
+    ):
+        raise ValueError(f"{name} must be None or >= {minimum}, got {value!r}")
 
 
 def _phrases(name: str, value: Any) -> tuple[str, ...]:

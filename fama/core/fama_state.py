@@ -1,32 +1,32 @@
-"""The FAMA decision graph's state and run settings, shared by its nodes and helpers.
+"""FAMA's per-step state and its run settings (the frozen ``FamaContext``).
 
-``FamaState`` is the episode state plus FAMA's own keys: the mode, configuration and
-taxonomy the decision runs with (initialised by the orchestrator from the graph's defaults
-when the input does not carry them), the guidance budget and the re-decision counter.
-``diagnosis`` is FAMA's running record of the episode (decision count, signals, helper use,
-the planner's cached plan, verifier checks); in this graph it merges key by key, so every
-node writes only its own entries.
+Run-scoped settings (mode, configuration, taxonomy, guidance budget, each helper's
+parameters, the helper model) live in ``FamaSettings`` inside the run context and are read
+through ``runtime.context``; they are resolved and validated once per run
+(``fama.helpers.settings.fama_settings``). Graph state holds only what changes per step:
+``diagnosis`` (FAMA's running record of the episode, merged key by key so every node writes
+only its own entries), the decision's active helpers and guidance, the re-decision counter
+and one ``FamaDecision`` record per decision.
 """
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, NotRequired, TypedDict
 
 from fama.core.categories import SEED_CATEGORIES
 from fama.core.context import EpisodeContext, EpisodeLoopState
 from fama.core.fama_config import FamaConfig, FamaMode
-from fama.core.state import NodeTiming
+from fama.core.state import FamaDecision, NodeTiming
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-
-def merge_record(current: dict[str, Any] | None, update: dict[str, Any] | None) -> dict[str, Any]:
-    """Reducer of ``diagnosis``: a shallow, key-by-key merge."""
-    return {**(current or {}), **(update or {})}
+DEFAULT_GUIDANCE_BUDGET = 500  # tokens (chars / 4) of guidance per decision
 
 
 class TaxonomyEntry(TypedDict):
@@ -38,21 +38,71 @@ class TaxonomyEntry(TypedDict):
     count: int
 
 
-class FamaState(EpisodeLoopState):
-    """Episode state plus the FAMA decision keys."""
+class Signal(TypedDict):
+    """A reason to expect a failure category at this decision, and the helper that fits."""
 
-    diagnosis: NotRequired[Annotated[dict[str, Any] | None, merge_record]]
-    fama_mode: NotRequired[FamaMode]
-    fama_config: NotRequired[dict[str, Any] | None]  # FamaConfig.model_dump()
-    taxonomy: NotRequired[list[TaxonomyEntry]]
-    guidance_budget: NotRequired[int]  # tokens of guidance per decision
+    name: str
+    category: str
+    helper: str
+
+
+class VerifierBlock(TypedDict):
+    """A write proposal the decision verifier withdrew: which check failed, and why."""
+
+    check: str
+    problem: str
+
+
+class Diagnosis(TypedDict, total=False):
+    """FAMA's running record of one episode (merged key by key; each node owns its keys)."""
+
+    mode: str  # orchestrator
+    decisions: int  # orchestrator: decisions opened so far
+    signals: list[Signal]  # orchestrator (dynamic mode): this decision's signals
+    helper_runs: dict[str, int]  # mitigation: how often each helper was active
+    plan: str  # planner: the cached plan
+    plan_user_turns: int  # planner: user turns when the plan was made
+    verifier_checks: int  # verifier: proposals checked so far
+    verifier_blocks: list[VerifierBlock]  # verifier: proposals withdrawn so far
+
+
+def merge_diagnosis(current: Diagnosis | None, update: Diagnosis | None) -> Diagnosis:
+    """Reducer of ``diagnosis``: a shallow, key-by-key merge."""
+    return {**(current or {}), **(update or {})}  # type: ignore[typeddict-item]
+
+
+class FamaState(EpisodeLoopState):
+    """Episode state plus FAMA's per-step keys."""
+
+    diagnosis: NotRequired[Annotated[Diagnosis, merge_diagnosis]]
+    active_helpers: NotRequired[list[str]]  # this decision's helpers (mitigation)
     redecisions: NotRequired[int]  # verifier-triggered re-decisions in this decision
+    fama_decisions: NotRequired[Annotated[list[FamaDecision], operator.add]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FamaSettings:
+    """How FAMA runs for a whole run; built and validated once, never copied into state."""
+
+    mode: FamaMode
+    config: FamaConfig | None
+    taxonomy: tuple[TaxonomyEntry, ...]
+    guidance_budget: int = DEFAULT_GUIDANCE_BUDGET
+    helper_params: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    def params(self, helper: str) -> dict[str, Any]:
+        """A copy of one helper's resolved parameters."""
+        return dict(self.helper_params.get(helper, {}))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class FamaContext(EpisodeContext):
-    """Episode settings plus the model FAMA's helpers call (default: the agent model)."""
+    """Episode settings plus FAMA's run settings and the model its helpers call
+    (default: the agent model)."""
 
+    fama: FamaSettings
     helper_model: BaseChatModel | None = None
 
 
@@ -78,12 +128,6 @@ def taxonomy_entries(categories: Iterable[Mapping[str, Any] | Any]) -> list[Taxo
             }
         )
     return entries
-
-
-def config_of(state: FamaState) -> FamaConfig | None:
-    """The decision's FAMA configuration, if any."""
-    raw = state.get("fama_config")
-    return None if raw is None else FamaConfig.model_validate(raw)
 
 
 def timing(node: str, started: float) -> list[NodeTiming]:

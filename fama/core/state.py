@@ -15,6 +15,7 @@ Termination = Literal[
     "max_steps",
     "too_many_errors",
     "infrastructure_error",  # the model server failed after retries
+    "repeated_call",  # the agent kept sending the same failing tool calls
 ]
 
 
@@ -56,14 +57,11 @@ class EpisodeState(TypedDict):
     """State of one episode: the trajectory from the agent's point of view plus counters."""
 
     messages: Annotated[list[AnyMessage], add_messages]
-    steps: NotRequired[int]
     tool_errors: NotRequired[int]
     termination: NotRequired[Termination | None]
     error_detail: NotRequired[str | None]
     llm_calls: NotRequired[Annotated[list[LLMCall], operator.add]]
     node_timings: NotRequired[Annotated[list[NodeTiming], operator.add]]
-    # FAMA decision-time fields (unused by the baseline agents):
-    active_helpers: NotRequired[list[str]]
+    # this decision's advice from FAMA's helpers (read by the tool-use nodes, reset by
+    # FAMA's orchestrator at each decision; never part of ``messages``)
     guidance: NotRequired[Annotated[list[Guidance], operator.add]]
-    diagnosis: NotRequired[dict[str, Any] | None]
-    fama_decisions: NotRequired[Annotated[list[FamaDecision], operator.add]]

@@ -1,25 +1,24 @@
 """The episode loop as a LangGraph graph: user <-> agent <-> tools, bounded like tau2's.
 
 Nodes (names fixed): ``user`` (the simulated customer), ``agent`` (swappable: any node over
-``EpisodeLoopState`` that returns the agent's next ``AIMessage`` as a partial update; a
-subgraph must be wrapped so that it returns only what it added, because a compiled subgraph
-used directly returns whole lists for the ``operator.add`` keys, which would then be counted
-twice: see ``fama.graph.fama_graph.make_fama_agent_node``) and
-``tools`` (runs the agent's tool calls) and ``user_tools`` (runs the user's own tool calls in
-dual-control domains). Routing follows the official half-duplex loop: agent text goes to the
-user, agent tool calls (a message with text *and* tool calls is a tool call) go to the tools
-and back to the agent, user text goes to the agent, user tool calls go to ``user_tools`` and
-back to the user. The agent never sees the user's tool use (``fama.core.views.agent_view``).
+``EpisodeLoopState`` that returns the agent's next ``AIMessage`` as a partial update; with
+``FamaDecisions`` the FAMA decision nodes, ``orchestrator`` to ``tool_use``, take its place in
+the same graph, see ``fama.graph.decision``), ``tools`` (runs the agent's tool calls) and
+``user_tools`` (runs the user's own tool calls in dual-control domains). Routing follows the
+official half-duplex loop: agent text goes to the user, agent tool calls (a message with text
+*and* tool calls is a tool call) go to the tools and back to the agent, user text goes to the
+agent, user tool calls go to ``user_tools`` and back to the user. The agent never sees the
+user's tool use (``fama.core.views.agent_view``).
 
-Steps and limits (spec section 7): with no history the trajectory starts with the greeting
-"Hi! How can I help you today?" (not a step); every agent message, user message and tool
-result batch is one step; ``max_steps`` and ``max_errors`` (error tool results) are checked
-only when no tool result is pending; a user text message with a stop token ends with
-``user_stop``. The context's other end conditions (agent stop phrases, terminal tools, the
-agent's turn limit) are described in ``fama.core.context``.
-The agent node does not count anything itself: the node that handles its message counts it.
-An unusable agent reply (empty, or unparseable ReAct output) is kept out of the trajectory,
-counts as one step and one error, and the agent is asked again (see ``fama.nodes.fc_agent``).
+Steps and limits (spec section 7): with no history the trajectory starts with the greeting "Hi!
+How can I help you today?" (not a step); every agent message, user message and tool result
+batch is one step (counted in one place, ``fama.core.steps``, from the trajectory);
+``max_steps`` and ``max_errors`` (error tool results) are checked only when no tool result is
+pending; a user text message with a stop token ends with ``user_stop``. The context's other end
+conditions (agent stop phrases, terminal tools, the agent's turn limit) are described in
+``fama.core.context``. An unusable agent reply (empty, or unparseable ReAct output) is kept out
+of the trajectory, counts as one step and one error, and the agent is asked again (see
+``fama.nodes.fc_agent``).
 
 ``run_episode`` never raises for model failures: a model that stays unreachable after the
 retries ends the episode with termination ``infrastructure_error`` and every finished message.
@@ -27,7 +26,7 @@ retries ends the episode with termination ``infrastructure_error`` and every fin
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
@@ -39,18 +38,29 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from fama.core.context import AgentIssue, EpisodeContext, EpisodeLoopState
+from fama.core.fama_state import FamaContext, FamaState
 from fama.core.state import LLMCall, NodeTiming, Termination
+from fama.core.steps import count_steps
 from fama.core.trajectory import MessageRecord, to_records
 from fama.core.users import STOP_TOKENS, UserSimulatorError, is_user_stop
 from fama.core.views import is_user_tool_call, is_user_tool_result
+from fama.graph.decision import (
+    ORCHESTRATOR,
+    VERIFIER,
+    FamaDecisions,
+    add_decision_nodes,
+    route_after_tool_use,
+)
+from fama.graph.tracing import decision_traced
 from fama.llm.call import ModelUnavailableError
 from fama.nodes.env_tools import tools_node, user_tools_node
 from fama.nodes.fc_agent import fc_agent_node
+from fama.nodes.mitigation import TOOL_USE
 from fama.nodes.user import user_node
 
 GREETING = "Hi! How can I help you today?"
 
-AgentNode = Callable[..., Any] | Runnable[Any, Any]
+AgentNode = Callable[..., Any] | Runnable[Any, Any] | FamaDecisions
 R = TypeVar("R")
 
 
@@ -102,20 +112,43 @@ def _on_loop(route: Callable[[EpisodeLoopState], R]) -> Callable[[EpisodeLoopSta
 
 
 def build_episode_graph(agent_node: AgentNode | None = None) -> StateGraph[Any, Any, Any, Any]:
-    """The episode graph builder; ``agent_node`` defaults to the function-calling agent."""
-    builder = StateGraph(EpisodeLoopState, context_schema=EpisodeContext)
+    """The episode graph builder; ``agent_node`` defaults to the function-calling agent.
+
+    With ``FamaDecisions`` the decision nodes are added instead of one ``agent`` node: the
+    routes that lead to the agent lead to the ``orchestrator`` (the graph's state is then
+    ``FamaState`` and its context a ``FamaContext``).
+    """
+    fama = isinstance(agent_node, FamaDecisions)
+    state, context = (FamaState, FamaContext) if fama else (EpisodeLoopState, EpisodeContext)
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(state, context_schema=context)
     builder.add_node("user", user_node)
-    builder.add_node("agent", agent_node if agent_node is not None else fc_agent_node)
     builder.add_node("tools", tools_node)
     builder.add_node("user_tools", user_tools_node)
+    agent = ORCHESTRATOR if fama else "agent"
+    if isinstance(agent_node, FamaDecisions):
+        add_decision_nodes(builder, agent_node, decision_traced)
+        after_tool_use: dict[Hashable, str] = {
+            VERIFIER: VERIFIER,
+            "tools": "tools",
+            "user": "user",
+            "agent": agent,
+            END: END,
+        }
+        builder.add_conditional_edges(TOOL_USE, route_after_tool_use, after_tool_use)
+    else:
+        builder.add_node("agent", agent_node if agent_node is not None else fc_agent_node)
+        builder.add_conditional_edges(
+            "agent", _on_loop(route_after_agent), ["user", "tools", "agent", END]
+        )
     builder.add_conditional_edges(
-        START, _on_loop(route_start), ["user", "agent", "tools", "user_tools"]
+        START,
+        _on_loop(route_start),
+        {"user": "user", "agent": agent, "tools": "tools", "user_tools": "user_tools"},
     )
-    builder.add_conditional_edges("user", _on_loop(route_after_user), ["agent", "user_tools", END])
     builder.add_conditional_edges(
-        "agent", _on_loop(route_after_agent), ["user", "tools", "agent", END]
+        "user", _on_loop(route_after_user), {"agent": agent, "user_tools": "user_tools", END: END}
     )
-    builder.add_conditional_edges("tools", _on_loop(route_after_tools), ["agent", END])
+    builder.add_conditional_edges("tools", _on_loop(route_after_tools), {"agent": agent, END: END})
     builder.add_conditional_edges("user_tools", _on_loop(route_after_user_tools), ["user", END])
     return builder
 
@@ -160,7 +193,7 @@ _EXTRA_KEYS = ("diagnosis", "active_helpers", "fama_decisions")
 def initial_state(
     initial_messages: Sequence[AnyMessage] | None, stop_tokens: Sequence[str] = STOP_TOKENS
 ) -> EpisodeLoopState:
-    """The graph input: the history (or the greeting) with zeroed counters.
+    """The graph input: the history (or the greeting), where the episode's steps start.
 
     A history ending with a user text message containing one of ``stop_tokens`` is already
     over (``user_stop``).
@@ -170,10 +203,8 @@ def initial_state(
     )
     state: EpisodeLoopState = {
         "messages": messages,
-        "steps": 0,
         "tool_errors": 0,
-        "messages_counted": len(messages),
-        "agent_turns": 0,
+        "episode_start": len(messages),
         "termination": None,
         "error_detail": None,
         "llm_calls": [],
@@ -197,7 +228,7 @@ def episode_result(state: EpisodeLoopState) -> EpisodeResult:
     return EpisodeResult(
         records=to_records(state["messages"]),
         termination=state.get("termination"),
-        steps=state.get("steps", 0),
+        steps=count_steps(state),
         tool_errors=state.get("tool_errors", 0),
         llm_calls=list(state.get("llm_calls", [])),
         node_timings=list(state.get("node_timings", [])),

@@ -17,7 +17,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from fama.core.fama_config import FamaMode
 from fama.envs.tau2.environment import Tau2Environment, load_domain
-from fama.graph.fama_graph import build_fama_graph
+from fama.graph.fama_agent import build_fama_graph
 from fama.llm.models import ModelSpec, resolve_chat_model
 
 

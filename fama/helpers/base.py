@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
+from fama.core.fama_state import Diagnosis
 from fama.core.state import Guidance, LLMCall
 from fama.helpers.text import clip
+from fama.prompts import PromptSet
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -39,7 +41,7 @@ class HelperInput(TypedDict):
     """What a helper node receives (through ``Send``) for one decision."""
 
     messages: list[AnyMessage]
-    diagnosis: dict[str, Any]  # the episode's FAMA record (the planner's cache lives here)
+    diagnosis: Diagnosis  # the episode's FAMA record (the planner's cache lives here)
     max_chars: int  # this helper's share of the decision's guidance budget
     params: dict[str, Any]  # the helper's parameters (defaults overridden by the config)
 
@@ -49,7 +51,7 @@ class HelperUpdate(TypedDict):
 
     guidance: list[Guidance]
     llm_calls: NotRequired[list[LLMCall]]
-    diagnosis: NotRequired[dict[str, Any]]
+    diagnosis: NotRequired[Diagnosis]
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class HelperEnv:
     model: BaseChatModel | None
     retries: RetryPolicy
     params: Mapping[str, Any] = field(default_factory=dict)
+    prompts: PromptSet = field(default_factory=PromptSet.defaults)
 
     def tool_names(self, kind: ToolKind) -> list[str]:
         """Names of the tools of one kind, in the environment's order."""

@@ -16,7 +16,6 @@ from functools import lru_cache
 
 from fama.helpers.base import HelperEnv, HelperInput, HelperSpec, HelperUpdate, guidance
 from fama.helpers.text import bm25, conversation_query, one_line, tokens
-from fama.prompts import load_prompt
 
 NAME = "constraints_extractor"
 PROMPT = "helper_constraints_extractor"
@@ -152,7 +151,7 @@ async def run(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
     # read tools add only generic words (get, details, find); write tools name the action
     write = env.tool_kind
     query = conversation_query(inp["messages"], tool_filter=lambda n: write(n) == "write")
-    prompt = load_prompt(PROMPT, "v1")
+    prompt = env.prompts[PROMPT]
     budget = inp["max_chars"] - len(prompt.text)
     rules = relevant_rules(env.policy, query, int(env.params["rules"]), budget)
     if not rules:

@@ -25,7 +25,6 @@ from fama.helpers.base import HelperEnv, HelperSpec, llm_node
 from fama.helpers.constraints_extractor import relevant_rules
 from fama.helpers.text import clip, message_text, one_line, strip_thinking, tokens
 from fama.llm.call import call_model
-from fama.prompts import load_prompt
 
 NAME = "decision_verifier"
 PROMPT = "helper_decision_verifier"
@@ -179,7 +178,7 @@ async def policy_check(
     if last_user is not None:
         query.update(tokens(message_text(last_user)))
     rules = relevant_rules(env.policy, query, int(env.params["rules"]), 1600)
-    prompt = load_prompt(PROMPT, "v1").render(
+    prompt = env.prompts[PROMPT].render(
         rules="\n".join(r.render() for r in rules) or "(no specific rule found)",
         conversation=render_conversation(history),
         action=describe(call),
@@ -214,7 +213,7 @@ def remediation(proposal: AIMessage, verdict: Verdict, env: HelperEnv) -> str:
     blocked = write_calls(proposal, env) or proposal.tool_calls
     action = "; ".join(describe(c) for c in blocked)
     return (
-        load_prompt(REMEDIATION_PROMPT, "v1")
+        env.prompts[REMEDIATION_PROMPT]
         .render(action=clip(action, 300), problem=verdict.problem)
         .strip()
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from fama.helpers.base import HelperEnv, HelperInput, HelperSpec, HelperUpdate, guidance
 from fama.helpers.text import clip, message_text, one_line, user_messages
-from fama.prompts import load_prompt
 
 NAME = "memory"
 PROMPT = "helper_memory"
@@ -46,7 +45,7 @@ async def run(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
     recalled = recall(inp, int(env.params["k"]), int(env.params["max_message_chars"]))
     if len(recalled) < 2:
         return guidance(NAME, "")
-    prompt = load_prompt(PROMPT, "v1")
+    prompt = env.prompts[PROMPT]
     budget = inp["max_chars"] - len(prompt.text)
     kept: list[str] = []
     for text in reversed(recalled):  # the newest messages are kept first

@@ -15,7 +15,6 @@ from langchain_core.messages import AnyMessage, ToolMessage
 
 from fama.helpers.base import HelperEnv, HelperInput, HelperSpec, HelperUpdate, guidance
 from fama.helpers.text import message_text, parse_json
-from fama.prompts import load_prompt
 
 NAME = "output_reformulator"
 PROMPT = "helper_output_reformulator"
@@ -144,7 +143,7 @@ async def run(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
     if found is None:
         return guidance(NAME, "")
     message, data = found
-    prompt = load_prompt(PROMPT, "v1")
+    prompt = env.prompts[PROMPT]
     tool = message.name or "tool"
     budget = inp["max_chars"] - len(prompt.text) - len(tool)
     text = prompt.render(tool=tool, summary=fit(flatten(data), budget))

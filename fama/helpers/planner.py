@@ -22,7 +22,6 @@ from fama.helpers.base import (
 )
 from fama.helpers.text import clip, message_text, one_line, strip_thinking, user_messages
 from fama.llm.call import call_model
-from fama.prompts import load_prompt
 
 NAME = "planner"
 PROMPT = "helper_planner"
@@ -69,7 +68,7 @@ async def make_plan(messages: Sequence[AnyMessage], env: HelperEnv) -> tuple[str
         f"{n}. {clip(one_line(message_text(m)), limit)}"
         for n, m in enumerate(user_messages(messages), start=1)
     )
-    prompt = load_prompt(PROMPT, "v1").render(
+    prompt = env.prompts[PROMPT].render(
         max_steps=int(env.params["max_steps"]),
         requests=requests,
         actions="\n".join(agent_actions(messages)) or "(none yet)",
@@ -94,6 +93,6 @@ async def run(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
         plan, update = await make_plan(inp["messages"], env)
         update["diagnosis"] = {"plan": plan, "plan_user_turns": turns}
     if plan:
-        text = load_prompt(GUIDANCE_PROMPT, "v1").render(plan=plan)
+        text = env.prompts[GUIDANCE_PROMPT].render(plan=plan)
         update["guidance"] = guidance(NAME, text, inp["max_chars"])["guidance"]
     return update

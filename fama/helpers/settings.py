@@ -1,41 +1,22 @@
-"""FAMA's run settings and what each helper gets: its parameters and its environment."""
+"""FAMA's run settings, resolved once per run, and what each helper gets from them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, get_args
 
-from fama.core.context import EpisodeContext
 from fama.core.fama_config import FamaConfig, FamaMode
-from fama.core.fama_state import TaxonomyEntry
+from fama.core.fama_state import (
+    DEFAULT_GUIDANCE_BUDGET,
+    FamaContext,
+    FamaSettings,
+    seed_taxonomy,
+    taxonomy_entries,
+)
 from fama.helpers.base import HelperEnv
 from fama.helpers.memory import domain_k
-from fama.helpers.registry import HELPERS
-
-DEFAULT_GUIDANCE_BUDGET = 500  # tokens (chars / 4) of guidance per decision
-
-
-@dataclass(frozen=True)
-class FamaDefaults:
-    """What a decision runs with when its input state does not say otherwise."""
-
-    mode: FamaMode
-    config: FamaConfig | None
-    taxonomy: tuple[TaxonomyEntry, ...]
-    guidance_budget: int = DEFAULT_GUIDANCE_BUDGET
-
-    def __post_init__(self) -> None:
-        if self.mode not in get_args(FamaMode):
-            raise ValueError(f"FAMA mode must be one of {get_args(FamaMode)}, got {self.mode!r}")
-        if self.guidance_budget < 1:
-            raise ValueError(f"guidance_budget must be >= 1 token, got {self.guidance_budget}")
-        if self.mode == "static" and self.config is None:
-            raise ValueError("static mode needs a FamaConfig (the helper set to run)")
-        helpers = [] if self.config is None else self.config.helpers
-        unknown = [h for h in helpers if h not in HELPERS]
-        if unknown:
-            raise ValueError(f"unknown helpers in the FAMA configuration: {unknown}")
+from fama.helpers.registry import HELPERS, registry_order
 
 
 def helper_params(name: str, config: FamaConfig | None) -> dict[str, Any]:
@@ -49,14 +30,64 @@ def helper_params(name: str, config: FamaConfig | None) -> dict[str, Any]:
     return params
 
 
-def helper_env(ctx: EpisodeContext, params: Mapping[str, Any]) -> HelperEnv:
-    """What a helper may use in this episode."""
-    model = getattr(ctx, "helper_model", None) or ctx.agent_model
+def fama_settings(
+    mode: FamaMode = "dynamic",
+    config: FamaConfig | None = None,
+    taxonomy: Iterable[Mapping[str, Any] | Any] | None = None,
+    guidance_budget: int = DEFAULT_GUIDANCE_BUDGET,
+) -> FamaSettings:
+    """Validated run settings: the mode, configuration, taxonomy (the seed categories at
+    count 0 when none is given), budget and every helper's resolved parameters."""
+    if mode not in get_args(FamaMode):
+        raise ValueError(f"FAMA mode must be one of {get_args(FamaMode)}, got {mode!r}")
+    if guidance_budget < 1:
+        raise ValueError(f"guidance_budget must be >= 1 token, got {guidance_budget}")
+    if mode == "static" and config is None:
+        raise ValueError("static mode needs a FamaConfig (the helper set to run)")
+    unknown = [h for h in (config.helpers if config else []) if h not in HELPERS]
+    if unknown:
+        raise ValueError(f"unknown helpers in the FAMA configuration: {unknown}")
+    entries = seed_taxonomy() if taxonomy is None else taxonomy_entries(taxonomy)
+    params = {name: MappingProxyType(helper_params(name, config)) for name in HELPERS}
+    return FamaSettings(
+        mode=mode,
+        config=config,
+        taxonomy=tuple(entries),
+        guidance_budget=guidance_budget,
+        helper_params=MappingProxyType(params),
+    )
+
+
+def pool(settings: FamaSettings) -> list[str]:
+    """The helpers a run may activate: the configuration's in static mode, else all."""
+    if settings.mode == "static" and settings.config is not None:
+        return registry_order(settings.config.helpers)
+    return list(HELPERS)
+
+
+def prompt_names(settings: FamaSettings) -> list[str]:
+    """Every prompt FAMA's nodes may render in this run (the guidance block included)."""
+    from fama.helpers import decision_verifier
+
+    names = ["decision_guidance"]
+    for helper in pool(settings):
+        for name in HELPERS[helper].prompts:
+            skipped = name == decision_verifier.PROMPT and not settings.helper_params[helper].get(
+                "llm_check", True
+            )
+            if not skipped:
+                names.append(name)
+    return names
+
+
+def helper_env(ctx: FamaContext, helper: str, params: Mapping[str, Any] | None = None) -> HelperEnv:
+    """What a helper may use in this episode (its run parameters unless ``params``)."""
     return HelperEnv(
         policy=ctx.env.policy,
         tools=ctx.agent_tools,
         tool_kind=ctx.env.tool_kind,
-        model=model,
+        model=ctx.helper_model or ctx.agent_model,
         retries=ctx.retry,
-        params=params,
+        params=ctx.fama.params(helper) if params is None else params,
+        prompts=ctx.prompts,
     )

@@ -3,7 +3,8 @@
 Tools are ranked by BM25 overlap of their name and description with the user's recent
 requests, the agent's latest text and the field names of the latest tool output. When the
 latest tool call failed, the failed tool's arguments are spelled out with their descriptions,
-since wrong or missing arguments are the usual cause.
+since wrong or missing arguments are the usual cause; a failed call of a tool that does not
+exist gets the list of the tools that do, and a failed call sent again unchanged is pointed out.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMes
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from fama.core.repeats import failing_repeats
 from fama.helpers.base import HelperEnv, HelperInput, HelperSpec, HelperUpdate, guidance
 from fama.helpers.text import bm25, clip, message_text, one_line, parse_json, tokens
-from fama.prompts import load_prompt
 
 NAME = "tool_suggester"
 PROMPT = "helper_tool_suggester"
@@ -126,9 +127,17 @@ async def run(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
         tool = by_name[failed]
         lines.append(f"- {signature(tool)} failed; its arguments:")
         lines.extend(f"  - {line}" for line in argument_help(tool))
+    elif failed:
+        lines.append(f"- {failed} is not one of your tools; they are: {', '.join(by_name)}")
+    repeats = failing_repeats(messages)
+    if repeats.count >= 2:
+        lines.append(
+            f"- {repeats.calls} failed {repeats.count} times in a row: do not send it again "
+            "unchanged"
+        )
     ranked = [t for t in rank_tools(env.tools, next_step_query(messages)) if t.name != failed]
     lines.extend(f"- {signature(t)}: {summary(t)}" for t in ranked[: int(env.params["tools"])])
     if not lines:
         return guidance(NAME, "")
-    text = load_prompt(PROMPT, "v1").render(tools="\n".join(lines))
+    text = env.prompts[PROMPT].render(tools="\n".join(lines))
     return guidance(NAME, text, inp["max_chars"])

@@ -6,6 +6,14 @@ tags the server did not parse, a fenced ```` ```json ```` block, bare ``{"name":
 doubled braces ``{{...}}`` or Python-literal quoting. ``recover_tool_calls`` turns such text
 into real tool calls and reports what it repaired or rejected.
 
+The repair is bounded: a reply longer than ``MAX_REPLY_CHARS`` is not scanned, the brackets are
+paired in one linear pass (``fama.llm.brackets``), regions nested deeper than ``MAX_DEPTH`` are
+not parsed, the parsers read at most ``PARSE_BUDGET`` characters, at most ``MAX_CALLS`` calls
+are taken from one reply and ``MAX_REJECTED`` reasons kept; every parse failure becomes a
+rejection reason, never an exception.
+``recover_tool_calls_async`` runs a long reply's repair in a worker thread so that the event
+loop (every concurrent episode) keeps running.
+
 ``constrained_decision`` avoids the problem: it sends no tools, lists their schemas in the
 system prompt and asks the server for a JSON object matching an ``anyOf`` of one branch per
 tool plus a ``respond`` action (OpenAI ``response_format`` json_schema, which llama.cpp
@@ -15,12 +23,13 @@ enforces with a grammar), then maps the object to a tool call or a message.
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolCall
@@ -29,178 +38,287 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from fama.core.retry import RetryPolicy
 from fama.core.state import LLMCall
+from fama.llm.brackets import scan_brackets
 from fama.llm.call import call_model
 
 RESPOND_ACTION = "respond"
 ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
+MAX_REPLY_CHARS = 32_768  # longer replies are not scanned for calls (one rejection instead)
+MAX_DEPTH = 32  # deeper JSON is not parsed (no tool schema nests that deep)
+MAX_CALLS = 16  # calls taken from one reply; later candidates are rejected
+MAX_REJECTED = 8  # rejection reasons kept per reply (then one "... more" entry)
+PARSE_BUDGET = 4 * MAX_REPLY_CHARS  # characters of regions handed to the parsers per reply
+INLINE_CHARS = 2_000  # replies up to this size are repaired on the event loop itself
 _TAG_RE = re.compile(r"</?tool_call>")
 _FENCE_RE = re.compile(r"```[A-Za-z0-9_-]*")
 _CALL_START_RE = re.compile(r"""\{\s*\{?\s*["']name["']\s*:""")
 _MAX_SNIPPET = 80
+# what json / ast raise on bad, huge (int digits) or deep input
+_PARSE_ERRORS = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
+
+UnknownTools = Literal["reject", "call"]
 
 
 @dataclass(frozen=True)
 class RepairResult:
-    """The (possibly rewritten) message, whether calls were recovered, and what was dropped."""
+    """The (possibly rewritten) message, whether calls were recovered, what was dropped, and
+    the names of recovered calls that name no known tool (``unknown_tools="call"``)."""
 
     message: AIMessage
     repaired: bool
     rejected: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class _Found:
-    """One JSON value found in the text with its span, or a call that could not be parsed."""
+    """The calls one JSON value in the text describes, with its span, or why a region
+    could not be used."""
 
     start: int
     end: int
-    value: Any
+    calls: list[_Candidate]
     problem: str | None = None
 
 
-def recover_tool_calls(message: AIMessage, tool_names: Iterable[str]) -> RepairResult:
+@dataclass(frozen=True)
+class _Candidate:
+    """A value with the tool-call shape; ``explicit`` when it gave an arguments key (or used
+    the OpenAI function form), not just a name."""
+
+    name: str
+    args: Any
+    explicit: bool
+
+
+def recover_tool_calls(
+    message: AIMessage, tool_names: Iterable[str], *, unknown_tools: UnknownTools = "reject"
+) -> RepairResult:
     """Turn tool calls written as text in ``message`` into real ``tool_calls``.
 
-    A message that already has tool calls is returned unchanged. Candidates naming a tool
-    not in ``tool_names``, with non-object arguments, or that are not valid JSON are
-    rejected (with a reason) and their text stays in the message. Recovered calls get
-    fresh ids; the text around them stays as the message content.
+    A message that already has tool calls is returned unchanged. Candidates with non-object
+    arguments, that are not valid JSON or that exceed the bounds are rejected (with a
+    reason) and their text stays in the message. A candidate naming a tool not in
+    ``tool_names`` is rejected too, unless ``unknown_tools="call"`` and it has the full call
+    shape (name and arguments): then it becomes a call and the environment answers with its
+    unknown-tool error. Recovered calls get fresh ids; the text around them stays as the
+    message content.
     """
     if message.tool_calls:
         return RepairResult(message=message, repaired=False)
     text = message.text
+    if len(text) > MAX_REPLY_CHARS:
+        reason = (
+            f"reply of {len(text)} characters not scanned for tool calls (limit {MAX_REPLY_CHARS})"
+        )
+        return RepairResult(message=message, repaired=False, rejected=[reason])
     names = set(tool_names)
     calls: list[ToolCall] = []
     rejected: list[str] = []
     used: list[tuple[int, int]] = []
-    for found in _find_json_values(text):
+    for found in _find_calls(text):
         if found.problem is not None:
             rejected.append(found.problem)
             continue
-        candidates = found.value if isinstance(found.value, list) else [found.value]
-        parsed = [_as_call(c) for c in candidates]
-        if not candidates or any(p is None for p in parsed):
-            continue  # JSON that is not (a list of) tool calls: leave it as text
-        accepted = []
-        for name, args in (p for p in parsed if p is not None):
-            problem = _call_problem(name, args, names)
+        accepted: list[ToolCall] = []
+        for candidate in found.calls:
+            problem = _call_problem(candidate, names, unknown_tools)
+            if problem is None and len(calls) + len(accepted) >= MAX_CALLS:
+                problem = (
+                    f"more than {MAX_CALLS} tool calls in one reply: {candidate.name!r} dropped"
+                )
             if problem:
                 rejected.append(problem)
             else:
-                accepted.append(_tool_call(name, args))
+                accepted.append(_tool_call(candidate.name, candidate.args))
         if accepted:
             calls.extend(accepted)
             used.append((found.start, found.end))
+    rejected = _capped(rejected)
     if not calls:
         return RepairResult(message=message, repaired=False, rejected=rejected)
     rest = _leftover_text(text, used)
     repaired = message.model_copy(
         update={"content": rest, "tool_calls": calls, "invalid_tool_calls": []}
     )
-    return RepairResult(message=repaired, repaired=True, rejected=rejected)
+    unknown = [c["name"] for c in calls if c["name"] not in names]
+    return RepairResult(message=repaired, repaired=True, rejected=rejected, unknown=unknown)
 
 
-def _find_json_values(text: str) -> list[_Found]:
+async def recover_tool_calls_async(
+    message: AIMessage, tool_names: Iterable[str], *, unknown_tools: UnknownTools = "reject"
+) -> RepairResult:
+    """``recover_tool_calls`` that does not hold up the event loop (see ``_off_loop``)."""
+    names = frozenset(tool_names)
+    return await _off_loop(recover_tool_calls, message, names, unknown_tools=unknown_tools)
+
+
+async def _off_loop(
+    repair: Callable[..., RepairResult], reply: AIMessage, *args: Any, **kwargs: Any
+) -> RepairResult:
+    """``repair(reply, ...)``: inline for a short reply, in a worker thread for a long one, so
+    that concurrent episodes keep running while it is scanned."""
+    if len(reply.text) <= INLINE_CHARS:
+        return repair(reply, *args, **kwargs)
+    return await asyncio.to_thread(repair, reply, *args, **kwargs)
+
+
+def _capped(reasons: list[str]) -> list[str]:
+    """At most ``MAX_REJECTED`` reasons, the rest counted in one last entry."""
+    if len(reasons) <= MAX_REJECTED:
+        return reasons
+    return [*reasons[:MAX_REJECTED], f"... and {len(reasons) - MAX_REJECTED} more rejected"]
+
+
+def _find_calls(text: str) -> list[_Found]:
     """Every top-level JSON object/list in ``text`` (tolerating doubled braces and Python
-    literals), in text order, plus a problem entry for each call-like fragment that cannot
-    be parsed (a ``{{`` start is left to the inner ``{``, which is examined next)."""
+    literals) that is a call or a list of calls, in text order, plus a problem entry for
+    each call-like fragment that cannot be parsed and each region nested deeper than
+    ``MAX_DEPTH``.
+
+    A region that does not parse is looked into (its inner regions come next); one that
+    parses, or cannot hold a call (no ``name`` in it), is skipped over. A ``{{`` start is left
+    to the inner ``{``. Each region is read at most once, and the regions read add up to at
+    most ``PARSE_BUDGET`` characters (nested regions that fail one inside the other would
+    otherwise cost up to ``MAX_DEPTH`` passes over the text); once it is spent the scan
+    stops with a rejection. Values that are not calls are dropped at once, so a reply of
+    thousands of small JSON values leaves no garbage for the collector to walk.
+    """
     found: list[_Found] = []
-    decoder = json.JSONDecoder()
-    pos = 0
-    while pos < len(text):  # each turn moves pos forward
-        starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
-        if not starts:
+    covered = 0  # end of the last region taken whole (parsed, or too deep to parse)
+    deep_open = False  # an unclosed too-deep region was reported (its inner ones are too)
+    budget = PARSE_BUDGET
+    for start, end, too_deep in scan_brackets(text, MAX_DEPTH):
+        if start < covered:
+            continue
+        if too_deep:
+            if end is not None or not deep_open:
+                problem = f"JSON nested deeper than {MAX_DEPTH} levels: {_snippet(text, start)!r}"
+                found.append(_Found(start, start, [], problem))
+            covered = end if end is not None else covered
+            deep_open = deep_open or end is None
+            continue
+        if end is not None and end - start > budget:
+            problem = f"tool-call repair stopped: {PARSE_BUDGET} characters parsed"
+            found.append(_Found(start, start, [], problem))
             break
-        start = min(starts)
-        try:
-            value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            value, end = _lenient_decode(text, start)
-            if value is None:
-                if _CALL_START_RE.match(text, start) and not text.startswith("{{", start):
-                    snippet = text[start : start + _MAX_SNIPPET].replace("\n", " ")
-                    problem = f"malformed tool call JSON: {snippet!r}"
-                    found.append(_Found(start, start, None, problem))
-                pos = start + 1
+        if end is not None:
+            budget -= end - start
+            value = _decode(text[start:end]) if text.find("name", start, end) >= 0 else None
+            if value is not _UNPARSED:
+                calls = _call_candidates(value)
+                if calls:
+                    found.append(_Found(start, end, calls))
+                covered = end
                 continue
-        found.append(_Found(start, end, value))
-        pos = end
+        if _CALL_START_RE.match(text, start) and not text.startswith("{{", start):
+            problem = f"malformed tool call JSON: {_snippet(text, start)!r}"
+            found.append(_Found(start, start, [], problem))
     return found
 
 
-def _lenient_decode(text: str, start: int) -> tuple[Any, int]:
-    """Decode the balanced ``{...}`` at ``start`` after collapsing doubled braces, or as a
-    Python literal; ``(None, start)`` when neither works."""
-    if text[start] != "{":
-        return None, start
-    end = _balanced_end(text, start)
-    if end is None:
-        return None, start
-    segment = text[start:end]
+def _call_candidates(value: Any) -> list[_Candidate]:
+    """The calls a value describes: one call, or a list of calls; ``[]`` for other JSON."""
+    items = value if isinstance(value, list) else [value]
+    calls = [c for c in map(_as_call, items) if c is not None]
+    return calls if len(calls) == len(items) else []
+
+
+def _snippet(text: str, start: int) -> str:
+    return text[start : start + _MAX_SNIPPET].replace("\n", " ")
+
+
+_UNPARSED = object()
+
+
+def _decode(segment: str) -> Any:
+    """The segment as JSON; failing that (objects only) with doubled braces collapsed, or as
+    a Python literal dict; ``_UNPARSED`` when nothing works."""
+    try:
+        return json.loads(segment)
+    except _PARSE_ERRORS:
+        if not segment.startswith("{"):
+            return _UNPARSED
+    literals = [segment]
     collapsed = segment.replace("{{", "{").replace("}}", "}")
-    for attempt in (collapsed, segment):
+    if collapsed != segment:
         try:
-            return json.loads(attempt), end
-        except json.JSONDecodeError:
-            pass
-        try:
-            value = ast.literal_eval(attempt)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            continue
+            return json.loads(collapsed)
+        except _PARSE_ERRORS:
+            literals.insert(0, collapsed)
+    for literal in literals:
+        value = _python_literal(literal)
         if isinstance(value, dict):
-            return value, end
-    return None, start
+            return value
+    return _UNPARSED
 
 
-def _balanced_end(text: str, start: int) -> int | None:
-    """Index after the brace closing the one at ``start`` (quotes respected), if any."""
-    depth = 0
-    quote: str | None = None
-    escaped = False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
+def _python_literal(segment: str) -> Any:
+    """The segment as a Python literal (what ``ast.literal_eval`` accepts, complex numbers
+    aside), or ``_UNPARSED``. ``literal_eval`` itself leaves garbage cycles (its recursive
+    inner functions) on every call, which over thousands of regions sets off full
+    collections that stall every thread."""
+    try:
+        tree = ast.parse(segment, mode="eval")
+        return _literal(tree.body)
+    except _PARSE_ERRORS:
+        return _UNPARSED
 
 
-def _as_call(value: Any) -> tuple[str, Any] | None:
-    """``(name, raw arguments)`` if ``value`` looks like a tool call, else None.
+def _literal(node: ast.expr) -> Any:
+    """The value of a literal node (nesting is bounded by the parser), else ``_UNPARSED``."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        number = node.operand.value if isinstance(node.operand, ast.Constant) else None
+        if not isinstance(number, int | float) or isinstance(number, bool):
+            return _UNPARSED
+        return -number if isinstance(node.op, ast.USub) else number
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        items = [_literal(item) for item in node.elts]
+        if any(item is _UNPARSED for item in items):
+            return _UNPARSED
+        kind = {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)]
+        return kind(items)  # a set of unhashable items raises TypeError: caught above
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            return _UNPARSED  # a ** spread
+        keys = [_literal(key) for key in node.keys if key is not None]
+        values = [_literal(value) for value in node.values]
+        if any(v is _UNPARSED for v in (*keys, *values)):
+            return _UNPARSED
+        return dict(zip(keys, values, strict=True))  # unhashable keys: TypeError, caught
+    return _UNPARSED
+
+
+def _as_call(value: Any) -> _Candidate | None:
+    """The call ``value`` describes if it has the tool-call shape, else None.
 
     Accepts ``{"name", "arguments"|"parameters"|"args"|"input"}`` and the OpenAI form
     ``{"function": {"name", "arguments"}}``; a call without arguments gets ``{}``.
     """
     if not isinstance(value, dict):
         return None
-    if isinstance(value.get("function"), dict) and "name" not in value:
+    function_form = isinstance(value.get("function"), dict) and "name" not in value
+    if function_form:
         value = value["function"]
     name = value.get("name")
     if not isinstance(name, str) or not name:
         return None
     for key in ARGUMENT_KEYS:
         if key in value:
-            return name, value[key]
+            return _Candidate(name, value[key], explicit=True)
     extra = set(value) - {"name", "type", "id"}
-    return (name, {}) if not extra else None
+    return _Candidate(name, {}, explicit=function_form) if not extra else None
 
 
-def _call_problem(name: str, args: Any, tool_names: set[str]) -> str | None:
-    """Why a candidate call cannot be used, or None when it can (``args`` must be a dict
-    after ``_decode_args``; a string is decoded in place by the caller)."""
-    if name not in tool_names:
+def _call_problem(
+    candidate: _Candidate, tool_names: set[str], unknown_tools: UnknownTools = "reject"
+) -> str | None:
+    """Why a candidate call cannot be used, or None when it can."""
+    name, args = candidate.name, candidate.args
+    unknown_ok = unknown_tools == "call" and candidate.explicit
+    if name not in tool_names and not unknown_ok:
         return f"unknown tool {name!r} (known: {', '.join(sorted(tool_names))})"
     if not isinstance(_decode_args(args), dict):
         return f"arguments of {name!r} are not a JSON object: {str(args)[:_MAX_SNIPPET]!r}"
@@ -214,7 +332,7 @@ def _decode_args(args: Any) -> Any:
     if isinstance(args, str):
         try:
             return json.loads(args) if args.strip() else {}
-        except json.JSONDecodeError:
+        except _PARSE_ERRORS:
             return args
     return args
 
@@ -362,30 +480,31 @@ async def constrained_decision(
     prompt = _with_instructions(messages, action_instructions(schemas))
     bound = model.bind(response_format=response_format)
     reply, call = await call_model(bound, prompt, node=node, retries=retries or RetryPolicy())
-    result = _map_action(reply, names)
+    result = await _off_loop(_map_action, reply, names)
     return result.message, call, result
 
 
 def _map_action(reply: AIMessage, names: set[str]) -> RepairResult:
     """Turn a JSON action reply into a tool call or a text message."""
     text = reply.text.strip()
-    try:
-        action = json.loads(text)
-    except json.JSONDecodeError:
-        action = None
+    action: Any = None
+    if len(text) <= MAX_REPLY_CHARS:
+        try:
+            action = json.loads(text)
+        except _PARSE_ERRORS:
+            action = None
     parsed = _as_call(action)
-    if parsed is not None and parsed[0] == RESPOND_ACTION:
-        args = _decode_args(parsed[1])
+    if parsed is not None and parsed.name == RESPOND_ACTION:
+        args = _decode_args(parsed.args)
         message = args.get("message") if isinstance(args, dict) else None
         if isinstance(message, str):
             return RepairResult(
                 message=reply.model_copy(update={"content": message}), repaired=False
             )
     if parsed is not None:
-        name, args = parsed
-        problem = _call_problem(name, args, names)
+        problem = _call_problem(parsed, names)
         if problem is None:
-            call = _tool_call(name, args)
+            call = _tool_call(parsed.name, parsed.args)
             message = reply.model_copy(update={"content": "", "tool_calls": [call]})
             return RepairResult(message=message, repaired=False)
         return RepairResult(message=reply, repaired=False, rejected=[problem])

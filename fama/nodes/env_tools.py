@@ -10,8 +10,10 @@ pending any more).
 An environment with ``execute_batch(calls, requestor) -> list[ToolOutput]`` runs all the
 valid calls of one agent message at once (ACEBench stops a batch at its first error); others
 get one ``execute`` per call. After a batch that called one of ``ctx.terminal_tools`` the
-episode ends as ``agent_stop``. User tool calls (dual control, see ``fama.core.views``) run
-with ``requestor="user"`` and their results go back to the user.
+episode ends as ``agent_stop``. An agent batch repeating the previous failing calls is recorded
+as a ``repeated_call`` agent issue; after ``ctx.max_repeated_calls`` such batches in a row the
+episode ends as ``repeated_call`` (``fama.core.repeats``). User tool calls (dual control, see
+``fama.core.views``) run with ``requestor="user"`` and their results go back to the user.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.runtime import Runtime
 
-from fama.core.context import EpisodeContext, EpisodeLoopState
+from fama.core.context import AgentIssue, EpisodeContext, EpisodeLoopState
 from fama.core.env import ToolEnvironment, ToolOutput
+from fama.core.repeats import Repeats, failing_repeats
 from fama.core.state import Termination
-from fama.core.views import count_agent_messages, user_tool_calls
+from fama.core.steps import agent_turns, count_steps
+from fama.core.views import user_tool_calls
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -131,27 +135,29 @@ def _timing(node: str, started: float) -> list[dict[str, Any]]:
 def _batch_update(
     state: EpisodeLoopState, results: list[ToolMessage], node: str, started: float
 ) -> dict[str, Any]:
-    """Steps (new messages + the batch), errors and counters after one result batch."""
-    messages = state["messages"]
-    counted = state.get("messages_counted", len(messages))
+    """The results and the error count after one result batch (one more step)."""
     return {
         "messages": results,
-        "steps": state.get("steps", 0) + len(messages) - counted + 1,
         "tool_errors": state.get("tool_errors", 0) + sum(r.status == "error" for r in results),
-        "messages_counted": len(messages) + len(results),
-        "agent_turns": state.get("agent_turns", 0) + count_agent_messages(messages[counted:]),
         "node_timings": _timing(node, started),
     }
 
 
 def _agent_batch_end(
-    ctx: EpisodeContext, message: AIMessage, update: dict[str, Any]
+    ctx: EpisodeContext,
+    state: EpisodeLoopState,
+    message: AIMessage,
+    update: dict[str, Any],
+    repeats: int,
 ) -> Termination | None:
-    """The end condition after an agent tool batch: limits, terminal tools, agent turns."""
-    termination = ctx.limit_reached(update["steps"], update["tool_errors"])
+    """The end condition after an agent tool batch: limits, repeated failing calls, terminal
+    tools, agent turns."""
+    termination = ctx.limit_reached(count_steps(state) + 1, update["tool_errors"])
+    if termination is None and ctx.repeats_exhausted(repeats):
+        termination = "repeated_call"
     if termination is None and any(c["name"] in ctx.terminal_tools for c in message.tool_calls):
         termination = "agent_stop"
-    if termination is None and ctx.agent_turns_exhausted(update["agent_turns"]):
+    if termination is None and ctx.agent_turns_exhausted(agent_turns(state)):
         termination = "max_steps"
     return termination
 
@@ -163,11 +169,27 @@ async def tools_node(state: EpisodeLoopState, runtime: Runtime[EpisodeContext]) 
     last = state["messages"][-1]
     if not isinstance(last, AIMessage):
         raise TypeError(f"tools node reached after a {type(last).__name__}, not an AIMessage")
-    update = _batch_update(state, execute_tool_calls(ctx.env, last), TOOLS_NODE, started)
-    termination = _agent_batch_end(ctx, last, update)
+    results = execute_tool_calls(ctx.env, last)
+    update = _batch_update(state, results, TOOLS_NODE, started)
+    repeats = failing_repeats([*state["messages"], *results])
+    if repeats.count >= 2:
+        update["agent_issues"] = [_repeat_issue(state, repeats)]
+    termination = _agent_batch_end(ctx, state, last, update, repeats.count)
     if termination is not None:
         update["termination"] = termination
+    if termination == "repeated_call":
+        update["error_detail"] = f"the agent sent {repeats.calls} {repeats.count} times in a row"
     return update
+
+
+def _repeat_issue(state: EpisodeLoopState, repeats: Repeats) -> AgentIssue:
+    """The agent issue of a repeated failing batch (it belongs to the agent's message)."""
+    return {
+        "node": TOOLS_NODE,
+        "kind": "repeated_call",
+        "detail": f"{repeats.calls} failed {repeats.count} times in a row",
+        "message_index": len(state["messages"]) - 1,
+    }
 
 
 async def user_tools_node(
@@ -181,7 +203,7 @@ async def user_tools_node(
     if not calls:
         raise TypeError(f"user_tools node reached after a {type(last).__name__} without tool calls")
     update = _batch_update(state, execute_user_tool_calls(ctx.env, calls), USER_TOOLS_NODE, started)
-    termination = ctx.limit_reached(update["steps"], update["tool_errors"])
+    termination = ctx.limit_reached(count_steps(state) + 1, update["tool_errors"])
     if termination is not None:
         update["termination"] = termination
     return update

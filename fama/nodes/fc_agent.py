@@ -7,7 +7,8 @@ or tool calls (``tool_choice="auto"``).
 
 ``ctx.tool_call_mode`` selects how tool calls are obtained: ``native`` (as the server parsed
 them), ``tolerant`` (a reply without tool calls goes through ``recover_tool_calls``, which finds
-calls written as text) or ``constrained`` (``constrained_decision``: the server must answer
+calls written as text; a call naming an unknown tool is kept, so the environment answers with
+its unknown-tool error) or ``constrained`` (``constrained_decision``: the server must answer
 with one JSON action). Repairs are recorded as ``agent_issues``.
 
 An empty reply (no text, no tool calls) is not put into the trajectory: it counts as one step
@@ -23,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from langgraph.types import Overwrite
 
 from fama.core.context import AgentIssue, EpisodeContext, EpisodeLoopState, IssueKind
 from fama.core.state import Guidance, LLMCall, NodeTiming
+from fama.core.steps import count_steps
 from fama.core.views import agent_view
 from fama.llm.call import call_model
-from fama.prompts import load_prompt
+from fama.prompts import PromptSet
 
 if TYPE_CHECKING:
     from fama.llm.tool_call_repair import RepairResult
@@ -39,12 +40,12 @@ DECISION_NOTE_ID = "fama-decision-note"
 _UNUSABLE: frozenset[IssueKind] = frozenset({"empty_reply", "unparseable"})
 
 
-def render_guidance(guidance: list[Guidance]) -> str:
+def render_guidance(guidance: list[Guidance], prompts: PromptSet) -> str:
     """FAMA helpers' advice as one block for the model input ("" when there is none)."""
     if not guidance:
         return ""
     items = "\n".join(f"- [{g['helper']}] {g['text']}" for g in guidance)
-    return load_prompt("decision_guidance", "v1").render(items=items)
+    return prompts["decision_guidance"].render(items=items)
 
 
 def pending_problem(state: EpisodeLoopState) -> str | None:
@@ -63,6 +64,7 @@ def decision_prompt(
     history: Sequence[BaseMessage],
     state: EpisodeLoopState,
     retry_note: str,
+    prompts: PromptSet,
 ) -> list[BaseMessage]:
     """The model input of this decision: system prompt, history, then this decision's notes.
 
@@ -76,10 +78,10 @@ def decision_prompt(
     notes: list[str] = []
     guidance = state.get("guidance")
     if guidance:
-        notes.append(render_guidance(guidance))
+        notes.append(render_guidance(guidance, prompts))
     problem = pending_problem(state)
     if problem is not None:
-        notes.append(load_prompt(retry_note, "v1").render(problem=problem))
+        notes.append(prompts[retry_note].render(problem=problem))
     prompt: list[BaseMessage] = [SystemMessage(content=system_prompt), *history]
     if notes:
         prompt.append(HumanMessage(content="\n\n".join(notes), id=DECISION_NOTE_ID))
@@ -108,7 +110,7 @@ def decision_update(
     issues: list[AgentIssue],
     started: float,
 ) -> dict[str, Any]:
-    """State update of a usable decision: the reply joins the trajectory, guidance is spent."""
+    """State update of a usable decision: the reply joins the trajectory."""
     update: dict[str, Any] = {
         "messages": [reply],
         "llm_calls": calls,
@@ -116,8 +118,6 @@ def decision_update(
     }
     if issues:
         update["agent_issues"] = issues
-    if state.get("guidance"):
-        update["guidance"] = Overwrite([])
     return update
 
 
@@ -130,10 +130,9 @@ def unusable_reply_update(
     started: float,
 ) -> dict[str, Any]:
     """State update of an unusable reply: one step and one error, no message, limits checked."""
-    steps = state.get("steps", 0) + 1
+    steps = count_steps(state) + 1
     errors = state.get("tool_errors", 0) + 1
     update: dict[str, Any] = {
-        "steps": steps,
         "tool_errors": errors,
         "agent_issues": [*issues, unusable],
         "llm_calls": calls,
@@ -142,8 +141,6 @@ def unusable_reply_update(
     termination = ctx.limit_reached(steps, errors)
     if termination is not None:
         update["termination"] = termination
-    if state.get("guidance"):
-        update["guidance"] = Overwrite([])
     return update
 
 
@@ -152,7 +149,8 @@ def repair_issues(state: EpisodeLoopState, repair: RepairResult) -> list[AgentIs
     found: list[AgentIssue] = []
     if repair.repaired:
         names = ", ".join(tc["name"] for tc in repair.message.tool_calls) or "no tool call"
-        found.append(issue(state, "repaired", f"recovered {names} from the reply text"))
+        unknown = f" (unknown: {', '.join(repair.unknown)})" if repair.unknown else ""
+        found.append(issue(state, "repaired", f"recovered {names}{unknown} from the reply text"))
     if repair.rejected:
         found.append(issue(state, "rejected", "; ".join(repair.rejected)))
     return found
@@ -170,7 +168,7 @@ async def fc_agent_node(
     started = time.perf_counter()
     ctx = runtime.context
     prompt = decision_prompt(
-        ctx.system_prompt, agent_view(state["messages"]), state, "fc_retry_note"
+        ctx.system_prompt, agent_view(state["messages"]), state, "fc_retry_note", ctx.prompts
     )
     issues: list[AgentIssue] = []
     call: LLMCall
@@ -186,9 +184,9 @@ async def fc_agent_node(
             ctx.bound_agent_model, prompt, node=AGENT_NODE, retries=ctx.retry
         )
         if ctx.tool_call_mode == "tolerant" and not reply.tool_calls:
-            from fama.llm.tool_call_repair import recover_tool_calls
+            from fama.llm.tool_call_repair import recover_tool_calls_async
 
-            repair = recover_tool_calls(reply, set(ctx.tool_names))
+            repair = await recover_tool_calls_async(reply, ctx.tool_names, unknown_tools="call")
             reply = repair.message
             issues.extend(repair_issues(state, repair))
     if is_empty(reply):

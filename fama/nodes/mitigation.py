@@ -18,13 +18,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
+from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from fama.core.fama_state import FamaState, config_of, timing
+from fama.core.fama_state import FamaContext, FamaSettings, FamaState, Signal, timing
 from fama.core.views import agent_view
 from fama.helpers.registry import GUIDANCE_HELPERS, HELPERS, minimal_cover, registry_order
-from fama.helpers.settings import DEFAULT_GUIDANCE_BUDGET, helper_params
-from fama.nodes.orchestrator import Signal
+from fama.helpers.settings import pool
 
 NODE = "mitigation"
 TOOL_USE: Final = "tool_use"
@@ -60,22 +60,18 @@ def select_dynamic(signals: Sequence[Signal], budget_tokens: int) -> list[str]:
     return registry_order(kept)
 
 
-def active_helpers(state: FamaState) -> list[str]:
+def active_helpers(state: FamaState, settings: FamaSettings) -> list[str]:
     """The helpers of this decision, by mode."""
-    mode = state.get("fama_mode", "static")
-    if mode == "all":
-        return list(HELPERS)
-    if mode == "static":
-        config = config_of(state)
-        return [] if config is None else registry_order(config.helpers)
+    if settings.mode != "dynamic":
+        return pool(settings)
     signals: list[Signal] = (state.get("diagnosis") or {}).get("signals", [])
-    return select_dynamic(signals, state.get("guidance_budget", DEFAULT_GUIDANCE_BUDGET))
+    return select_dynamic(signals, settings.guidance_budget)
 
 
-async def mitigation_node(state: FamaState) -> dict[str, Any]:
+async def mitigation_node(state: FamaState, runtime: Runtime[FamaContext]) -> dict[str, Any]:
     """Choose this decision's helpers and count how often each was active."""
     started = time.perf_counter()
-    active = active_helpers(state)
+    active = active_helpers(state, runtime.context.fama)
     runs: Counter[str] = Counter((state.get("diagnosis") or {}).get("helper_runs", {}))
     runs.update(active)
     return {
@@ -92,7 +88,7 @@ def budget_shares(helpers: Sequence[str], budget_tokens: int) -> dict[str, int]:
     return {h: chars * HELPERS[h].typical_tokens // total for h in helpers}
 
 
-def fan_out(state: FamaState) -> list[Send] | Literal["tool_use"]:
+def fan_out(state: FamaState, runtime: Runtime[FamaContext]) -> list[Send] | Literal["tool_use"]:
     """Send the decision to every active guidance helper, or straight to the tool-use node.
 
     Helpers read the agent's view of the trajectory (``agent_view``).
@@ -100,8 +96,8 @@ def fan_out(state: FamaState) -> list[Send] | Literal["tool_use"]:
     helpers = [h for h in state.get("active_helpers", []) if h in GUIDANCE_HELPERS]
     if not helpers:
         return TOOL_USE
-    config = config_of(state)
-    shares = budget_shares(helpers, state.get("guidance_budget", DEFAULT_GUIDANCE_BUDGET))
+    settings = runtime.context.fama
+    shares = budget_shares(helpers, settings.guidance_budget)
     record = state.get("diagnosis") or {}
     visible = agent_view(state["messages"])
     return [
@@ -111,7 +107,7 @@ def fan_out(state: FamaState) -> list[Send] | Literal["tool_use"]:
                 "messages": visible,
                 "diagnosis": record,
                 "max_chars": shares[h],
-                "params": helper_params(h, config),
+                "params": settings.params(h),
             },
         )
         for h in helpers

@@ -1,9 +1,9 @@
 """FAMA orchestrator: opens each decision and, in dynamic mode, reads the risk signals.
 
-Every decision starts here: the previous decision's guidance is dropped (``Overwrite``), the
-re-decision counter is reset and the mode, configuration, taxonomy and guidance budget are
-put into the state when the input does not carry them. In static and all modes that is all
-(no model call, zero tokens). In dynamic mode the orchestrator derives deterministic signals
+Every decision starts here: the previous decision's guidance is dropped (``Overwrite``) and
+the re-decision counter is reset; the mode, configuration, taxonomy and guidance budget are
+run settings, read from ``runtime.context.fama``. In static and all modes that is all (no
+model call, zero tokens). In dynamic mode the orchestrator derives deterministic signals
 from the current state, each naming a failure category at risk and the helper that fits it
 best; categories the failure analysis found more often come first.
 
@@ -18,6 +18,8 @@ tool_error          the latest tool result is an error           wrong_retrieval
                                                                  output_reformulator
 long_output         the latest tool result is long JSON          wrong_retrieval ->
                                                                  output_reformulator
+repeated_call       the agent sent the same failing tool calls   wrong_retrieval ->
+                    at least twice in a row                      tool_suggester
 action_request      the user's latest message asks for a write   policy_violation ->
                     action (words of write-tool names)           constraints_extractor
 confirmation        the user's latest message confirms           policy_violation ->
@@ -37,35 +39,34 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from fama.core.context import EpisodeContext
 from fama.core.env import ToolKind
-from fama.core.fama_state import FamaState, TaxonomyEntry, config_of, timing
+from fama.core.fama_state import (
+    Diagnosis,
+    FamaContext,
+    FamaState,
+    Signal,
+    TaxonomyEntry,
+    timing,
+)
+from fama.core.repeats import failing_repeats
 from fama.core.views import agent_view
 from fama.helpers import output_reformulator
 from fama.helpers.decision_verifier import confirms
-from fama.helpers.settings import FamaDefaults, helper_params
 from fama.helpers.text import message_text, parse_json, tokens, user_messages
 
 NODE = "orchestrator"
 LONG_CONTEXT_MESSAGES = 12
+REPEATED_CALLS = 2  # the same failing calls this many times in a row is a signal
 _ARGUMENT_ERROR = re.compile(
     r"argument|parameter|missing|unexpected keyword|required|must be|not found\.$", re.I
 )
-
-
-class Signal(TypedDict):
-    """A reason to expect a failure category at this decision, and the helper that fits."""
-
-    name: str
-    category: str
-    helper: str
 
 
 def action_words(
@@ -134,6 +135,10 @@ def detect_signals(
                     "helper": "output_reformulator",
                 }
             )
+    if failing_repeats(messages).count >= REPEATED_CALLS:
+        signals.append(
+            {"name": "repeated_call", "category": "wrong_retrieval", "helper": "tool_suggester"}
+        )
     users = user_messages(messages)
     words, verbs = action_words(tools, tool_kind)
     if users:
@@ -172,40 +177,24 @@ def detect_signals(
     return sorted(signals, key=lambda s: -counts.get(s["category"], 0))
 
 
-def make_orchestrator_node(
-    defaults: FamaDefaults,
-) -> Callable[[FamaState, Runtime[EpisodeContext]], Any]:
-    """The orchestrator node of a decision graph built with these defaults."""
-
-    async def orchestrator(state: FamaState, runtime: Runtime[EpisodeContext]) -> dict[str, Any]:
-        """Open a decision: reset per-decision keys, fill in defaults, read signals."""
-        started = time.perf_counter()
-        update: dict[str, Any] = {"guidance": Overwrite([]), "redecisions": 0}
-        if "fama_mode" not in state:
-            update["fama_mode"] = defaults.mode
-        if "fama_config" not in state:
-            update["fama_config"] = (
-                None if defaults.config is None else defaults.config.model_dump(mode="json")
-            )
-        if "taxonomy" not in state:
-            update["taxonomy"] = list(defaults.taxonomy)
-        if "guidance_budget" not in state:
-            update["guidance_budget"] = defaults.guidance_budget
-        mode = state.get("fama_mode", defaults.mode)
-        record = state.get("diagnosis") or {}
-        diagnosis: dict[str, Any] = {"mode": mode, "decisions": int(record.get("decisions", 0)) + 1}
-        if mode == "dynamic":
-            ctx = runtime.context
-            config = config_of(state) if "fama_config" in state else defaults.config
-            diagnosis["signals"] = detect_signals(
-                agent_view(state["messages"]),
-                ctx.agent_tools,
-                ctx.env.tool_kind,
-                state.get("taxonomy", list(defaults.taxonomy)),
-                helper_params(output_reformulator.NAME, config),
-            )
-        update["diagnosis"] = diagnosis
-        update["node_timings"] = timing(NODE, started)
-        return update
-
-    return orchestrator
+async def orchestrator_node(state: FamaState, runtime: Runtime[FamaContext]) -> dict[str, Any]:
+    """Open a decision: drop the last decision's guidance and blocks; read the signals."""
+    started = time.perf_counter()
+    settings = runtime.context.fama
+    record = state.get("diagnosis") or {}
+    diagnosis: Diagnosis = {"mode": settings.mode, "decisions": record.get("decisions", 0) + 1}
+    if settings.mode == "dynamic":
+        ctx = runtime.context
+        diagnosis["signals"] = detect_signals(
+            agent_view(state["messages"]),
+            ctx.agent_tools,
+            ctx.env.tool_kind,
+            settings.taxonomy,
+            settings.params(output_reformulator.NAME),
+        )
+    return {
+        "guidance": Overwrite([]),
+        "redecisions": 0,
+        "diagnosis": diagnosis,
+        "node_timings": timing(NODE, started),
+    }

@@ -36,7 +36,7 @@ from fama.nodes.fc_agent import (
     issue,
     unusable_reply_update,
 )
-from fama.prompts import load_prompt
+from fama.prompts import PromptSet
 
 RESPOND = "respond"
 PROMPT_NAME = "react_agent"
@@ -58,12 +58,15 @@ class ReactAction:
     arguments: dict[str, Any]
 
 
-def render_react_system_prompt(policy: str, tools: Sequence[BaseTool], version: str = "v1") -> str:
+def render_react_system_prompt(
+    policy: str, tools: Sequence[BaseTool], prompts: PromptSet | None = None
+) -> str:
     """The ReAct system prompt: instructions, policy and the tools' JSON schemas."""
     if any(t.name == RESPOND for t in tools):
         raise ValueError(f"a tool may not be named {RESPOND!r}: it is the ReAct reply action")
     schemas = json.dumps([convert_to_openai_tool(t) for t in tools])
-    return load_prompt(PROMPT_NAME, version).render(policy=policy, tools=schemas)
+    prompt = (prompts or PromptSet.defaults())[PROMPT_NAME]
+    return prompt.render(policy=policy, tools=schemas)
 
 
 def _strip_fence(text: str) -> str:
@@ -88,6 +91,10 @@ def parse_react_output(text: str) -> ReactAction:
         obj, _ = json.JSONDecoder().raw_decode(body, start)
     except json.JSONDecodeError as exc:
         raise ReactParseError(f"the Action is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ReactParseError("the Action's JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with too many digits
+        raise ReactParseError(f"the Action is not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise ReactParseError("the Action is not a JSON object")
     name = obj.get("name")
@@ -167,7 +174,11 @@ async def react_agent_node(
     started = time.perf_counter()
     ctx = runtime.context
     prompt = decision_prompt(
-        ctx.system_prompt, react_view(agent_view(state["messages"])), state, "react_retry_note"
+        ctx.system_prompt,
+        react_view(agent_view(state["messages"])),
+        state,
+        "react_retry_note",
+        ctx.prompts,
     )
     reply, call = await call_model(ctx.agent_model, prompt, node=AGENT_NODE, retries=ctx.retry)
     raw = reply.text

@@ -11,17 +11,18 @@ from langgraph.runtime import Runtime
 
 from fama.core.context import EpisodeContext, EpisodeLoopState
 from fama.core.state import Termination
+from fama.core.steps import agent_turns, count_steps
 from fama.core.trajectory import to_records
-from fama.core.views import count_agent_messages, is_user_tool_call
+from fama.core.views import is_user_tool_call
 
 USER_NODE = "user"
 
 
-def _agent_stop(ctx: EpisodeContext, messages: Sequence[AnyMessage], counted: int) -> bool:
+def _agent_stop(ctx: EpisodeContext, messages: Sequence[AnyMessage], start: int) -> bool:
     """True when the agent's new text message contains one of its stop phrases."""
     last = messages[-1]
     return (
-        len(messages) > counted
+        len(messages) > start
         and isinstance(last, AIMessage)
         and not last.tool_calls
         and ctx.is_agent_stop(last.text)
@@ -43,7 +44,7 @@ def _after_reply(
 
 
 async def user_node(state: EpisodeLoopState, runtime: Runtime[EpisodeContext]) -> dict[str, Any]:
-    """The user's turn: count the agent message it answers, check limits, get the reply.
+    """The user's turn: check the limits, then get the reply and check them again.
 
     Reached after an agent text message, after the user's own tool results, or at the
     start. The limits are checked before the simulator is asked (nothing is pending), then
@@ -53,25 +54,17 @@ async def user_node(state: EpisodeLoopState, runtime: Runtime[EpisodeContext]) -
     started = time.perf_counter()
     ctx = runtime.context
     messages = state["messages"]
-    counted = state.get("messages_counted", len(messages))
-    steps = state.get("steps", 0) + len(messages) - counted
-    turns = state.get("agent_turns", 0) + count_agent_messages(messages[counted:])
+    steps = count_steps(state)
+    turns = agent_turns(state)
     errors = state.get("tool_errors", 0)
-    update: dict[str, Any] = {
-        "steps": steps,
-        "messages_counted": len(messages),
-        "agent_turns": turns,
-    }
+    update: dict[str, Any] = {}
     termination: Termination | None = ctx.limit_reached(steps, errors)
-    if termination is None and _agent_stop(ctx, messages, counted):
+    if termination is None and _agent_stop(ctx, messages, state.get("episode_start", 0)):
         termination = "agent_stop"
     if termination is None:
         reply, calls = await ctx.user.respond(to_records(messages))
-        steps += 1
-        termination = _after_reply(ctx, reply, steps, errors, turns)
-        update.update(
-            messages=[reply], steps=steps, messages_counted=len(messages) + 1, llm_calls=calls
-        )
+        termination = _after_reply(ctx, reply, steps + 1, errors, turns)
+        update.update(messages=[reply], llm_calls=calls)
     if termination is not None:
         update["termination"] = termination
     update["node_timings"] = [

@@ -1,5 +1,5 @@
 """Versioned prompt templates and their registry."""
 
-from fama.prompts.registry import Prompt, all_prompt_names, load_prompt, versions
+from fama.prompts.registry import Prompt, PromptSet, all_prompt_names, load_prompt, pins, versions
 
-__all__ = ["Prompt", "all_prompt_names", "load_prompt", "versions"]
+__all__ = ["Prompt", "PromptSet", "all_prompt_names", "load_prompt", "pins", "versions"]

@@ -33,11 +33,13 @@ if TYPE_CHECKING:
     from langchain_core.messages import AnyMessage
     from langchain_core.runnables import RunnableConfig
 
+    from fama.core.context import EpisodeContext
     from fama.core.env import ToolEnvironment
     from fama.core.fama_config import FamaConfig, FamaMode
     from fama.core.scoring import RewardInfo
     from fama.core.users import UserSimulator
     from fama.graph.episode import EpisodeResult
+    from fama.prompts import Prompt, PromptSet
 
 OFFICIAL_SEED = 300
 
@@ -325,9 +327,23 @@ class AgentSetup:
     """How one agent kind plugs into the episode loop."""
 
     kind: str
-    node: Any  # the episode graph's "agent" node; None = the function-calling default
+    node: Any  # the episode graph's agent: a node, FamaDecisions, or None (function calling)
     system_prompt: Callable[[ToolEnvironment], str]
-    prompt_refs: tuple[dict[str, str], ...]  # every registry prompt it uses (for the run)
+    prompts: PromptSet  # every prompt its nodes may render (what the run records)
+    context_options: Mapping[str, Any] = field(default_factory=dict)  # e.g. FAMA's settings
+
+    @property
+    def prompt_refs(self) -> tuple[dict[str, str], ...]:
+        """Name, version and sha256 of every prompt of ``prompts``."""
+        return tuple(self.prompts.refs)
+
+    def context(self, **options: Any) -> EpisodeContext:
+        """The episode context this agent runs with (a ``FamaContext`` for FAMA)."""
+        from fama.core.context import EpisodeContext
+        from fama.core.fama_state import FamaContext
+
+        merged = {"prompts": self.prompts, **options, **self.context_options}
+        return FamaContext(**merged) if "fama" in merged else EpisodeContext(**merged)
 
 
 def agent_setup(
@@ -336,25 +352,20 @@ def agent_setup(
     fama_config: FamaConfig | None = None,
     mode: FamaMode | None = None,
     agent_prompt: str = "tau2_agent",
+    helper_model: BaseChatModel | None = None,
 ) -> AgentSetup:
-    """The agent node, system prompt and prompt versions of ``fc``, ``react`` or ``fama``.
+    """The agent, system prompt and prompt set of ``fc``, ``react`` or ``fama``.
 
     The ``fc`` and ``fama`` system prompt is the registry prompt ``agent_prompt`` rendered
-    with ``policy=env.policy`` (the benchmark's official agent prompt). ``fama`` runs FAMA's
-    decision graph (orchestrator, mitigation, helpers) around the function-calling node;
-    ``mode`` defaults to ``static``, which needs ``fama_config``.
+    with ``policy=env.policy`` (the benchmark's official agent prompt). ``fama`` adds FAMA's
+    decision nodes (orchestrator, mitigation, helpers, verifier) around the function-calling
+    node; ``mode`` defaults to ``static``, which needs ``fama_config``.
     """
-    from fama.prompts.registry import load_prompt
-
-    official = load_prompt(agent_prompt)
-
-    def official_prompt(env: ToolEnvironment) -> str:
-        return official.render(policy=env.policy)
+    from fama.prompts import PromptSet
 
     if kind == "fc":
-        return AgentSetup(
-            kind, None, official_prompt, (official.ref, load_prompt("fc_retry_note").ref)
-        )
+        prompts = PromptSet.resolve([agent_prompt, "fc_retry_note"])
+        return AgentSetup(kind, None, _official_prompt(prompts[agent_prompt]), prompts)
     if kind == "react":
         from fama.nodes.react_agent import (
             PROMPT_NAME,
@@ -362,26 +373,39 @@ def agent_setup(
             render_react_system_prompt,
         )
 
+        prompts = PromptSet.resolve([PROMPT_NAME, "react_retry_note"])
         return AgentSetup(
             kind,
             react_agent_node,
-            lambda env: render_react_system_prompt(env.policy, env.agent_tools()),
-            (load_prompt(PROMPT_NAME).ref, load_prompt("react_retry_note").ref),
+            lambda env: render_react_system_prompt(env.policy, env.agent_tools(), prompts),
+            prompts,
         )
     if kind == "fama":
-        from fama.graph.fama_graph import fama_prompt_refs, make_fama_agent_node
+        from fama.graph.decision import FamaDecisions
+        from fama.helpers.settings import fama_settings, prompt_names
 
         fama_mode: FamaMode = mode or "static"
         if fama_mode == "static" and fama_config is None:
             raise ValueError("FAMA static mode needs a FAMA configuration (--fama-config)")
-        refs = (
-            official.ref,
-            load_prompt("fc_retry_note").ref,
-            *fama_prompt_refs(fama_mode, fama_config),
+        settings = fama_settings(fama_mode, fama_config)
+        prompts = PromptSet.resolve([agent_prompt, "fc_retry_note", *prompt_names(settings)])
+        return AgentSetup(
+            kind,
+            FamaDecisions(),
+            _official_prompt(prompts[agent_prompt]),
+            prompts,
+            {"fama": settings, "helper_model": helper_model},
         )
-        node = make_fama_agent_node(mode=fama_mode, config=fama_config)
-        return AgentSetup(kind, node, official_prompt, refs)
     raise ValueError(f"unknown agent kind {kind!r} (fc, react or fama)")
+
+
+def _official_prompt(prompt: Prompt) -> Callable[[ToolEnvironment], str]:
+    """The system prompt of a benchmark's official agent prompt, given the environment."""
+
+    def render(env: ToolEnvironment) -> str:
+        return prompt.render(policy=env.policy)
+
+    return render
 
 
 @dataclass(frozen=True)
@@ -406,12 +430,11 @@ class GraphEpisodeExecutor:
     initial_messages: Callable[[Any], list[AnyMessage]] | None = None
 
     async def __call__(self, job: EpisodeJob) -> EpisodeOutcome:
-        from fama.core.context import EpisodeContext
         from fama.graph.episode import run_episode
         from fama.llm.call import ModelUnavailableError
 
         env = self.make_env(job.task)
-        ctx = EpisodeContext(
+        ctx = self.agent.context(
             env=env,
             agent_model=self.agent_model,
             user=self.make_user(job.task, env),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fama.core.env import ToolKind, ToolOutput
 from fama.envs.acebench.calls import Call, render_calls
 from fama.envs.acebench.data import AceTask
-from fama.envs.acebench.session import ApiSession, result_text
+from fama.envs.acebench.session import ApiSession, UnknownApiError, result_text
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -200,6 +200,9 @@ class AceBenchEnvironment:
             return ToolOutput(f"{ERROR_PREFIX}the arguments must be a JSON object", error=True)
         try:
             value = self.session.call(name, arguments)
+        except UnknownApiError as exc:  # listing the task's APIs lets the agent recover
+            available = ", ".join(n for n in self._orders if n in self.session.method_names)
+            return ToolOutput(f"{ERROR_PREFIX}{exc}; the APIs are: {available}", error=True)
         except Exception as exc:  # any API failure is an execution error, as upstream
             return ToolOutput(f"{ERROR_PREFIX}{exc}", error=True)
         return ToolOutput(result_text(value))
