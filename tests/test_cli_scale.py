@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from langchain_core.language_models import BaseChatModel
 
+from benchmarks.scripted_server import ScriptedServer
 from fama.commands import run as run_command_module
 from fama.envs.tau2.tasks import load_tasks
 from fama.envs.tau2.user_scenario import load_user_guidelines
@@ -18,7 +19,6 @@ from fama.llm.models import ModelSpec, resolve_chat_model
 from fama.runs.report import build_report, render_report
 from fama.runs.store import RunStore
 from tests.fakes import ScriptedChatModel
-from tests.openai_server import ScriptedServer
 from tests.test_cli_run import TASK_IDS, parse
 from tests.test_runner import gold_agent_reply, scripted_user_reply
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from benchmarks.scripted_server import ScriptedServer
 from fama.llm.endpoints import EndpointPool, pool_for, split_urls
 from fama.llm.models import ModelSpec, resolve_chat_model
-from tests.openai_server import ScriptedServer
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 

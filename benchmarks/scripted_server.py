@@ -1,17 +1,27 @@
-"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1 for tests.
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1 (tests, benchmarks).
 
 It answers every request with ``reply(messages)`` (LangChain messages in, an ``AIMessage``
 or text out) after ``delay_s``; ``status`` other than 200 makes it answer that error, and
 ``fail_after`` makes it stop listening (connections refused) once it has served that many.
+Without ``keep_alive`` every answer closes its connection (a stopped server then refuses
+every later request); with it, connections stay open (HTTP/1.1) as with a real server.
+
+Run as a program it serves the gold-replaying tau2 retail agent of ``framework_overhead``
+until stdin closes (``concurrency.py --server`` starts it so):
+
+    python benchmarks/scripted_server.py [--data-dir DIR]   # prints the base URL
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
@@ -53,6 +63,7 @@ class ScriptedServer:
         delay_s: float = 0.05,
         port: int = 0,
         fail_after: int | None = None,
+        keep_alive: bool = False,
     ) -> None:
         self.name, self.delay_s, self.status, self.served = name, delay_s, 200, 0
         self.reply: Reply = reply or (lambda messages: f"from {name}")
@@ -60,6 +71,8 @@ class ScriptedServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 time.sleep(owner.delay_s)
@@ -79,7 +92,10 @@ class ScriptedServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # a burst of connections is queued, not refused
+
+        self.httpd = Server(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -96,3 +112,22 @@ class ScriptedServer:
         self._stopped = True
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the gold-replaying retail agent; print the base URL; stop when stdin closes."""
+    from framework_overhead import DEFAULT_DATA, gold_agent, load
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args(argv)
+    _, tasks, _ = load(args.data_dir, None)
+    server = ScriptedServer("gold", gold_agent(tasks), delay_s=0.0, keep_alive=True)
+    print(server.url, flush=True)
+    sys.stdin.read()  # until the parent closes the pipe
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
