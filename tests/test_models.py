@@ -104,8 +104,8 @@ async def test_call_model_records_usage_and_latency() -> None:
     assert "usage_missing" not in call
 
 
-async def test_call_model_flags_missing_usage() -> None:
-    no_usage = AIMessage(content="x")
+async def test_call_model_estimates_and_flags_missing_usage() -> None:
+    no_usage = AIMessage(content="x" * 40)
 
     class NoUsage(ScriptedChatModel):
         def _generate(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -114,8 +114,10 @@ async def test_call_model_flags_missing_usage() -> None:
             return result
 
     model = NoUsage([no_usage])  # type: ignore[call-arg, arg-type]
-    _, call = await call_model(model, [HumanMessage("hi")], node="u", retries=FAST)
-    assert (call["input_tokens"], call["output_tokens"]) == (0, 0)
+    prompt = [HumanMessage("a" * 130)]
+    _, call = await call_model(model, prompt, node="u", retries=FAST)
+    # not streamed: one token per four characters, rounded up, and flagged as estimated
+    assert (call["input_tokens"], call["output_tokens"]) == (33, 10)
     assert call.get("usage_missing") is True
 
 

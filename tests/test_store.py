@@ -13,6 +13,7 @@ import pytest
 
 from fama.core.trajectory import MessageRecord
 from fama.runs.store import (
+    SCHEMA_VERSION,
     EpisodeRecord,
     EpisodeStatus,
     RunConfigMismatchError,
@@ -117,13 +118,15 @@ def test_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         fresh.save_episode("r1", make_episode())
     with closing(sqlite3.connect(path)) as conn:  # back to the version-1 layout
         conn.execute("ALTER TABLE messages DROP COLUMN invalid_tool_calls")
+        conn.execute("ALTER TABLE llm_calls DROP COLUMN finish_reason")
+        conn.execute("ALTER TABLE llm_calls DROP COLUMN usage_missing")
         conn.execute("PRAGMA user_version = 1")
         conn.commit()
     with RunStore(path) as upgraded:
         assert upgraded.episodes("r1")[0] == make_episode()
         upgraded.save_episode("r1", make_episode("1"))
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_run_header_and_status(store: RunStore) -> None:

@@ -181,7 +181,9 @@ def test_analyze_command_writes_taxonomy_and_config(
     out = tmp_path / "out"
     args = parse(["analyze", "r1", "--db", str(db), "--out", str(out), "--max-concurrency", "2"])
     assert analyze.analyze_command(args, model_factory=factory) == 0
-    assert specs == [ModelSpec(model="openai:judge", base_url="http://judge:8000/v1")]
+    assert specs == [
+        ModelSpec(model="openai:judge", base_url="http://judge:8000/v1", max_tokens=1024)
+    ]
     taxonomy_ = Taxonomy.load(out / "taxonomy.json")
     assert [e.episode for e in taxonomy_.episodes] == ["1#0", "2#0"]  # train failures only
     assert taxonomy_.environments == ["tau2:retail"] and taxonomy_.backbone == "openai:small"

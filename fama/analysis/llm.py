@@ -1,22 +1,28 @@
-"""One structured question to a chat model: JSON answer, one corrective retry, usage recorded."""
+"""One structured question to a chat model: JSON answer, one corrective retry, usage recorded.
+
+The call goes through ``fama.llm.call.call_model``, so it is bounded by the analyst model's
+output limit and its record carries the finish reason and the usage-missing flag.
+"""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
 from fama.analysis.jsonparse import parse_json_object
+from fama.core.retry import RetryPolicy
 from fama.core.state import LLMCall
+from fama.llm.call import ModelUnavailableError, call_model
 from fama.prompts import load_prompt
 
 T = TypeVar("T", bound=BaseModel)
 
 RETRY_PROMPT = "analyst_json_retry"
+_ONCE = RetryPolicy(attempts=1)  # ask_json retries failed calls itself, within ``attempts``
 
 
 @dataclass
@@ -36,19 +42,7 @@ def message_text(message: BaseMessage) -> str:
     return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content)
 
 
-def usage_call(node: str, model_name: str, reply: AIMessage, latency_ms: float) -> LLMCall:
-    """The usage record of one reply (zeros when the provider reported none)."""
-    usage = reply.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
-    return {
-        "node": node,
-        "model": model_name,
-        "input_tokens": int(usage.get("input_tokens", 0)),
-        "output_tokens": int(usage.get("output_tokens", 0)),
-        "latency_ms": round(latency_ms, 1),
-    }
-
-
-def _short(error: Exception) -> str:
+def _short(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return text if len(text) <= 400 else text[:400] + " ..."
 
@@ -71,17 +65,13 @@ async def ask_json(
     messages: list[BaseMessage] = [HumanMessage(prompt)]
     answer: JsonAnswer[T] = JsonAnswer(value=None)
     for _ in range(max(1, attempts)):
-        started = time.perf_counter()
         try:
-            reply = await model.ainvoke(messages)
+            reply, call = await call_model(model, messages, node=node, retries=_ONCE)
         except Exception as exc:  # a model/server failure is recorded, not raised
-            answer.error = f"model call failed: {_short(exc)}"
+            cause = exc.__cause__ if isinstance(exc, ModelUnavailableError) else None
+            answer.error = f"model call failed: {_short(cause or exc)}"
             continue
-        if not isinstance(reply, AIMessage):
-            reply = AIMessage(content=message_text(reply))
-        answer.calls.append(
-            usage_call(node, model_name, reply, (time.perf_counter() - started) * 1000)
-        )
+        answer.calls.append({**call, "model": model_name})
         try:
             answer.value = schema.model_validate(parse_json_object(message_text(reply)))
         except (ValueError, ValidationError) as exc:

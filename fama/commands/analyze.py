@@ -67,6 +67,11 @@ def register(subparsers: Any) -> None:
         "judge or user model)",
     )
     parser.add_argument("--base-url", help="OpenAI-compatible server of the analyst model")
+    parser.add_argument(
+        "--max-output-tokens",
+        metavar="analyst=TOKENS",
+        help="output-token limit of every analyst call (default analyst=1024)",
+    )
     parser.add_argument("--out", type=Path, help="output folder (default fama-analysis/RUN_ID)")
     parser.add_argument("--data-dir", type=Path, help="tau2 data folder (for the policy text)")
     parser.add_argument(
@@ -107,8 +112,13 @@ def analyze_command(args: argparse.Namespace, *, model_factory: ModelFactory | N
 
 def _analyst_spec(args: argparse.Namespace, run: RunInfo) -> ModelSpec:
     """The analyst model: the option, the environment variable, else the run's judge/user."""
+    from fama.core.output_limits import OutputLimitError, OutputLimits
     from fama.llm.models import ModelSpec
 
+    try:
+        max_tokens = OutputLimits.parse(args.max_output_tokens).for_node("analyst")
+    except OutputLimitError as exc:
+        raise AnalyzeError(f"--max-output-tokens: {exc}") from exc
     config = run.config
     for model, base_url in (
         (args.analyst_model, args.base_url),
@@ -117,7 +127,7 @@ def _analyst_spec(args: argparse.Namespace, run: RunInfo) -> ModelSpec:
         (config.get("user_model"), args.base_url or config.get("user_base_url")),
     ):
         if model:
-            return ModelSpec(model=model, base_url=base_url, temperature=0.0)
+            return ModelSpec(model=model, base_url=base_url, temperature=0.0, max_tokens=max_tokens)
     raise AnalyzeError(f"no analyst model: pass --analyst-model or set {ANALYST_MODEL_ENV}")
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from fama.benchmarks.registry import LoadedBenchmark
     from fama.core.fama_config import FamaConfig, FamaMode
+    from fama.core.output_limits import OutputLimits
     from fama.llm.models import ModelSpec
     from fama.runs.spec import RunSpec
 
@@ -128,6 +129,12 @@ def register(subparsers: Any) -> None:
     models.add_argument("--user-base-url", help="server(s) of the user model (default --base-url)")
     models.add_argument("--judge-base-url", help="server(s) of the judge (default --base-url)")
     models.add_argument("--temperature", type=float, default=0.0, help="(default 0.0)")
+    models.add_argument(  # bounded generation (issue 16)
+        "--max-output-tokens",
+        metavar="ROLE=TOKENS,...",
+        help="output-token limit per role, e.g. agent=1024,user=256,helper:planner=192 "
+        "(defaults: agent 1024, user 256, judge 1024, helpers 128-256)",
+    )
     execution = parser.add_argument_group("execution")
     execution.add_argument("--run-id", help="run id (default: generated); reuse it to resume")
     execution.add_argument(
@@ -180,18 +187,31 @@ def split_ids(values: Sequence[str] | None) -> list[str] | None:
 
 def role_model_specs(spec: RunSpec) -> dict[str, ModelSpec | None]:
     """The agent, user and judge model specs of a run (judge ``None`` when unused)."""
+    from fama.core.output_limits import OutputLimits
     from fama.llm.models import ModelSpec
 
+    limit = OutputLimits(spec.max_output_tokens).for_node
     return {
-        "agent": ModelSpec(model=spec.model, base_url=spec.base_url, temperature=spec.temperature),
+        "agent": ModelSpec(
+            model=spec.model,
+            base_url=spec.base_url,
+            temperature=spec.temperature,
+            max_tokens=limit("agent"),
+        ),
         "user": ModelSpec(
             model=spec.user_model or spec.model,
             base_url=spec.user_base_url,
             temperature=spec.temperature,
+            max_tokens=limit("user"),
         ),
         "judge": None
         if spec.judge_model is None
-        else ModelSpec(model=spec.judge_model, base_url=spec.judge_base_url, temperature=0.0),
+        else ModelSpec(
+            model=spec.judge_model,
+            base_url=spec.judge_base_url,
+            temperature=0.0,
+            max_tokens=limit("judge"),
+        ),
     }
 
 
@@ -231,6 +251,16 @@ def load_selected(args: argparse.Namespace) -> LoadedBenchmark:
     if not loaded.tasks:
         raise UsageError("no tasks selected")
     return loaded
+
+
+def output_limits(args: argparse.Namespace) -> OutputLimits:
+    """The output-token limits of ``--max-output-tokens`` (defaults for the roles not named)."""
+    from fama.core.output_limits import OutputLimitError, OutputLimits
+
+    try:
+        return OutputLimits.parse(args.max_output_tokens)
+    except OutputLimitError as exc:
+        raise UsageError(f"--max-output-tokens: {exc}") from exc
 
 
 def loop_options(args: argparse.Namespace, loaded: LoadedBenchmark) -> dict[str, Any]:
@@ -281,6 +311,7 @@ def build_run_spec(
         max_steps=loop["max_steps"],
         max_errors=loop["max_errors"],
         tool_call_mode=args.tool_call_mode,
+        max_output_tokens=output_limits(args).table,
         fairness_warning=None
         if fama_config is None
         else fairness_warning(fama_config, source, args.split, task_ids),
@@ -292,6 +323,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     import asyncio
 
     from fama.benchmarks.registry import ExecutorParts
+    from fama.core.output_limits import OutputLimits
     from fama.core.retry import RetryPolicy
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
     from fama.llm.endpoints import snapshot, usage_since
@@ -363,7 +395,10 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
                     else factory(live_specs["judge"]),
                     judge_model_name=spec.judge_model or "",
                     retry=RetryPolicy(),
-                    context_options=loop,
+                    context_options={
+                        **loop,
+                        "output_limits": OutputLimits(spec.max_output_tokens),
+                    },
                 )
             )
             endpoints_before = snapshot()
@@ -475,6 +510,7 @@ _COMMAND_OPTIONS = (
     "user_base_url",
     "judge_base_url",
     "temperature",
+    "max_output_tokens",
     "run_id",
     "db",
     "concurrency",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired, TypedDict, get_args
 
+from fama.core.output_limits import OutputLimits
 from fama.core.retry import RetryPolicy
 from fama.core.state import EpisodeState, Termination
 from fama.core.users import STOP_TOKENS
@@ -39,16 +40,19 @@ if TYPE_CHECKING:
     from fama.core.users import UserSimulator
 
 ToolCallMode = Literal["native", "tolerant", "constrained"]
-IssueKind = Literal["empty_reply", "unparseable", "repaired", "rejected", "repeated_call"]
+IssueKind = Literal[
+    "empty_reply", "unparseable", "truncated", "repaired", "rejected", "repeated_call"
+]
 
 
 class AgentIssue(TypedDict):
     """Something wrong (or fixed) in one agent decision, kept out of the trajectory.
 
-    ``empty_reply`` / ``unparseable``: the reply was unusable; it counted as one step and one
-    error and the agent was asked again. ``repaired`` / ``rejected``: the tool-call repair of
-    the tolerant/constrained modes changed the reply or dropped candidate calls.
-    ``repeated_call``: the tools node saw the agent send the same failing calls again.
+    ``empty_reply`` / ``unparseable`` / ``truncated`` (cut at the output limit): the reply was
+    unusable; it counted as one step and one error and the agent was asked again.
+    ``repaired`` / ``rejected``: the tool-call repair of the tolerant/constrained modes changed
+    the reply or dropped candidate calls. ``repeated_call``: the tools node saw the agent send
+    the same failing calls again.
     """
 
     node: str
@@ -82,6 +86,7 @@ class EpisodeContext:
     max_agent_turns: int | None = None
     max_repeated_calls: int | None = 5
     prompts: PromptSet = field(default_factory=PromptSet.defaults)
+    output_limits: OutputLimits = field(default_factory=OutputLimits)
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.max_errors < 1:

@@ -20,13 +20,20 @@ Termination = Literal[
 
 
 class LLMCall(TypedDict):
-    """Token usage and latency of one chat-model call (usage from ``usage_metadata``)."""
+    """Token usage and latency of one chat-model call (usage from ``usage_metadata``).
+
+    ``finish_reason``: why the reply ended (``stop``, ``tool_calls``, ``length`` = cut at the
+    output limit; absent/None when the server did not say). ``usage_missing``: the server
+    reported no usage, so the token counts are local estimates.
+    """
 
     node: str  # graph node that made the call, e.g. "agent", "user", "helper:planner"
     model: str
     input_tokens: int
     output_tokens: int
     latency_ms: float
+    finish_reason: NotRequired[str | None]
+    usage_missing: NotRequired[bool]
 
 
 class NodeTiming(TypedDict):

@@ -2,8 +2,9 @@
 
 Spec section 7: every agent message, user message and tool result batch is one step; an
 unusable agent reply (kept out of the trajectory, recorded as an ``agent_issues`` entry of
-kind ``empty_reply`` or ``unparseable``) is one step too. The messages the episode started
-with (the greeting or a given history, ``episode_start`` of them) are not steps.
+kind ``empty_reply``, ``unparseable`` or ``truncated``) is one step too. The messages the
+episode started with (the greeting or a given history, ``episode_start`` of them) are not
+steps.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-UNUSABLE_REPLIES = frozenset({"empty_reply", "unparseable"})
+UNUSABLE_REPLIES: frozenset[str] = frozenset({"empty_reply", "unparseable", "truncated"})
 
 
 def episode_messages(state: Any) -> Sequence[BaseMessage]:

@@ -16,8 +16,9 @@ batch is one step (counted in one place, ``fama.core.steps``, from the trajector
 ``max_steps`` and ``max_errors`` (error tool results) are checked only when no tool result is
 pending; a user text message with a stop token ends with ``user_stop``. The context's other end
 conditions (agent stop phrases, terminal tools, the agent's turn limit) are described in
-``fama.core.context``. An unusable agent reply (empty, or unparseable ReAct output) is kept out
-of the trajectory, counts as one step and one error, and the agent is asked again (see
+``fama.core.context``. An unusable agent reply (empty, unparseable ReAct output, or cut at the
+output limit) is kept out of the trajectory, counts as one step and one error, and the agent is
+asked again (see
 ``fama.nodes.fc_agent``).
 
 ``run_episode`` never raises for model failures: a model that stays unreachable after the

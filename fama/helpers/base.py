@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from fama.core.fama_state import Diagnosis
+from fama.core.output_limits import OutputLimits
 from fama.core.state import Guidance, LLMCall
 from fama.helpers.text import clip
 from fama.prompts import PromptSet
@@ -56,7 +57,8 @@ class HelperUpdate(TypedDict):
 
 @dataclass(frozen=True)
 class HelperEnv:
-    """The run's resources a helper may use: policy, tools, the helper model, its params."""
+    """The run's resources a helper may use: policy, tools, the helper model, its params,
+    and the output limits its model calls must keep."""
 
     policy: str
     tools: Sequence[BaseTool]
@@ -65,6 +67,11 @@ class HelperEnv:
     retries: RetryPolicy
     params: Mapping[str, Any] = field(default_factory=dict)
     prompts: PromptSet = field(default_factory=PromptSet.defaults)
+    output_limits: OutputLimits = field(default_factory=OutputLimits)
+
+    def max_output_tokens(self, helper: str) -> int:
+        """The output limit of ``helper``'s model calls."""
+        return self.output_limits.for_node(llm_node(helper))
 
     def tool_names(self, kind: ToolKind) -> list[str]:
         """Names of the tools of one kind, in the environment's order."""

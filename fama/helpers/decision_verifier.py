@@ -184,7 +184,11 @@ async def policy_check(
         action=describe(call),
     )
     reply, usage = await call_model(
-        env.model, [HumanMessage(content=prompt)], node=llm_node(NAME), retries=env.retries
+        env.model,
+        [HumanMessage(content=prompt)],
+        node=llm_node(NAME),
+        retries=env.retries,
+        max_tokens=env.max_output_tokens(NAME),
     )
     return parse_answer(message_text(reply)), usage
 

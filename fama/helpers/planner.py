@@ -75,7 +75,11 @@ async def make_plan(messages: Sequence[AnyMessage], env: HelperEnv) -> tuple[str
         tools=", ".join(t.name for t in env.tools),
     )
     reply, call = await call_model(
-        env.model, [HumanMessage(content=prompt)], node=llm_node(NAME), retries=env.retries
+        env.model,
+        [HumanMessage(content=prompt)],
+        node=llm_node(NAME),
+        retries=env.retries,
+        max_tokens=env.max_output_tokens(NAME),
     )
     plan = clip(strip_thinking(message_text(reply)), int(env.params["max_plan_chars"]))
     return plan, {"guidance": [], "llm_calls": [call]}

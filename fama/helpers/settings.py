@@ -90,4 +90,5 @@ def helper_env(ctx: FamaContext, helper: str, params: Mapping[str, Any] | None =
         retries=ctx.retry,
         params=ctx.fama.params(helper) if params is None else params,
         prompts=ctx.prompts,
+        output_limits=ctx.output_limits,
     )

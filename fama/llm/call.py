@@ -1,4 +1,10 @@
-"""The one way nodes call a chat model: timed, usage recorded, transient failures retried.
+"""The one way nodes call a chat model: bounded, timed, usage recorded, failures retried.
+
+Every call has an output limit: ``max_tokens`` if given (a helper's own share), else the
+limit the model was built with (``ModelSpec.max_tokens``, set per role by ``fama run``), else
+``DEFAULT_OUTPUT_LIMITS["default"]``. The reply is streamed and cut by the client when a
+server goes past the limit or writes a stop sequence (``fama.llm.bounded``); the record's
+``finish_reason`` is then ``length`` or ``stop``.
 
 Connection errors, timeouts, rate limits and 5xx answers are retried with bounded exponential
 backoff; any other exception (a bug, a 4xx request error) propagates at once. When the last
@@ -11,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any, NotRequired
+from typing import Any
 
 import httpx
 import httpx2
@@ -19,14 +25,11 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableBinding
 
+from fama.core.output_limits import DEFAULT_OUTPUT_LIMITS
 from fama.core.retry import RetryPolicy
 from fama.core.state import LLMCall
-
-
-class ModelCall(LLMCall):
-    """An ``LLMCall`` that also says when the server reported no token usage."""
-
-    usage_missing: NotRequired[bool]
+from fama.llm.bounded import bounded_reply, configured_max_tokens, configured_stop
+from fama.llm.usage import usage_record
 
 
 class ModelUnavailableError(RuntimeError):
@@ -73,34 +76,26 @@ def model_label(model: Runnable[Any, Any]) -> str:
     return type(model).__name__
 
 
-def usage_record(node: str, model: str, reply: AIMessage, latency_ms: float) -> ModelCall:
-    """The usage record of one reply (zero tokens, flagged, when the server sent none)."""
-    usage = reply.usage_metadata
-    call: ModelCall = {
-        "node": node,
-        "model": model,
-        "input_tokens": usage["input_tokens"] if usage else 0,
-        "output_tokens": usage["output_tokens"] if usage else 0,
-        "latency_ms": latency_ms,
-    }
-    if usage is None:
-        call["usage_missing"] = True
-    return call
-
-
 async def call_model(
     model: Runnable[Any, Any],
     messages: Sequence[BaseMessage],
     *,
     node: str,
     retries: RetryPolicy,
-) -> tuple[AIMessage, ModelCall]:
-    """Call a chat model once, retrying transient failures; return the reply and its usage."""
+    max_tokens: int | None = None,
+) -> tuple[AIMessage, LLMCall]:
+    """Call a chat model once, retrying transient failures; return the reply and its usage.
+
+    ``max_tokens`` overrides the model's own output limit for this call.
+    """
     label = model_label(model)
+    limit = max_tokens or configured_max_tokens(model) or DEFAULT_OUTPUT_LIMITS["default"]
+    stop = configured_stop(model)
+    bounded = model.bind(max_tokens=limit)
     for attempt in range(retries.attempts):
         start = time.perf_counter()
         try:
-            reply = await model.ainvoke(list(messages))
+            result = await bounded_reply(bounded, messages, max_tokens=limit, stop=stop)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -109,7 +104,14 @@ async def call_model(
             await asyncio.sleep(retries.backoff(attempt))
             continue
         latency_ms = (time.perf_counter() - start) * 1000.0
-        if not isinstance(reply, AIMessage):
-            raise TypeError(f"model {label} returned {type(reply).__name__}, not an AIMessage")
-        return reply, usage_record(node, label, reply, latency_ms)
+        record = usage_record(
+            node,
+            label,
+            result.message,
+            latency_ms,
+            prompt=messages,
+            finish_reason=result.finish_reason,
+            streamed_tokens=result.streamed_tokens,
+        )
+        return result.message, record
     raise AssertionError("unreachable: RetryPolicy.attempts >= 1")

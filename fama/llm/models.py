@@ -7,6 +7,11 @@ variable named by ``api_key_env``) and is ``"none"`` when a base URL is given wi
 A ``base_url`` may list several replicas, comma-separated (``fama.llm.endpoints``).
 Specs with provider ``local`` name FAMA's embedded backbone: the serving code starts the server
 and fills in ``base_url`` before the spec reaches ``resolve_chat_model``.
+
+``max_tokens`` is the output limit sent with every request (``fama run`` sets it per role).
+``stop`` are stop sequences sent with every request; a ``local`` model without its own gets
+its chat template's tool-result and turn markers (``TEMPLATE_STOPS``), so that it cannot
+write the environment's side of the conversation.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ if TYPE_CHECKING:
 LOCAL_PROVIDER = "local"
 _OPENAI_COMPATIBLE = frozenset({"openai", LOCAL_PROVIDER})
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", LOCAL_PROVIDER: "OPENAI_API_KEY"}
+# model-name prefix of a local model -> its chat template's tool-result and turn markers
+TEMPLATE_STOPS: dict[str, tuple[str, ...]] = {
+    "qwen": ("<tool_response>", "<|im_start|>"),  # Qwen2.5 / Qwen3 (ChatML with tool tags)
+}
 
 
 class ModelConfigError(ValueError):
@@ -37,6 +46,7 @@ class ModelSpec:
     api_key_env: str | None = None  # environment variable holding the key
     timeout_s: float | None = 120.0  # per request, for OpenAI-compatible providers
     max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None  # None: the local chat template's markers, if known
 
     def __post_init__(self) -> None:
         provider, sep, name = self.model.partition(":")
@@ -55,6 +65,16 @@ class ModelSpec:
     def name(self) -> str:
         """The model name sent to the provider (may itself contain ':', e.g. 'qwen3:4b')."""
         return self.model.partition(":")[2]
+
+    @property
+    def stop_sequences(self) -> tuple[str, ...]:
+        """The stop sequences sent with every request (``stop``, else the template's)."""
+        if self.stop is not None:
+            return self.stop
+        if self.provider != LOCAL_PROVIDER:
+            return ()
+        name = self.name.lower()
+        return next((s for prefix, s in TEMPLATE_STOPS.items() if name.startswith(prefix)), ())
 
     def with_base_url(self, base_url: str) -> ModelSpec:
         """A copy pointing at another server (used once a local server is up)."""
@@ -99,6 +119,8 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
     kwargs: dict[str, Any] = {"temperature": spec.temperature}
     if spec.max_tokens is not None:
         kwargs["max_tokens"] = spec.max_tokens
+    if spec.stop_sequences:
+        kwargs["stop"] = list(spec.stop_sequences)
     key = _api_key(spec)
     if key is not None:
         kwargs["api_key"] = key

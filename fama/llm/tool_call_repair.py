@@ -464,12 +464,14 @@ async def constrained_decision(
     *,
     node: str = "agent",
     retries: RetryPolicy | None = None,
+    max_tokens: int | None = None,
 ) -> tuple[AIMessage, LLMCall, RepairResult]:
     """One agent decision forced into JSON: a tool call or a message to the user.
 
     The reply must match ``action_schema(tools)``; a reply that still does not (a server
     without schema support) goes through ``recover_tool_calls`` and, failing that, is kept
-    as text with the problem in ``RepairResult.rejected``.
+    as text with the problem in ``RepairResult.rejected``. ``max_tokens`` overrides the model's
+    output limit for this call.
     """
     schemas = [dict(t) if isinstance(t, Mapping) else convert_to_openai_tool(t) for t in tools]
     names = {s.get("function", s)["name"] for s in schemas}
@@ -479,7 +481,9 @@ async def constrained_decision(
     }
     prompt = _with_instructions(messages, action_instructions(schemas))
     bound = model.bind(response_format=response_format)
-    reply, call = await call_model(bound, prompt, node=node, retries=retries or RetryPolicy())
+    reply, call = await call_model(
+        bound, prompt, node=node, retries=retries or RetryPolicy(), max_tokens=max_tokens
+    )
     result = await _off_loop(_map_action, reply, names)
     return result.message, call, result
 

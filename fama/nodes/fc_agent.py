@@ -13,7 +13,9 @@ with one JSON action). Repairs are recorded as ``agent_issues``.
 
 An empty reply (no text, no tool calls) is not put into the trajectory: it counts as one step
 and one error (so a model that keeps answering nothing ends with ``too_many_errors``, scored 0)
-and the agent is asked again, with a note saying what was wrong.
+and the agent is asked again, with a note saying what was wrong. A reply cut at the agent's
+output limit (``finish_reason == "length"``: it ran on, e.g. writing tool results itself) is
+handled the same way, as a ``truncated`` issue.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from langgraph.runtime import Runtime
 
 from fama.core.context import AgentIssue, EpisodeContext, EpisodeLoopState, IssueKind
 from fama.core.state import Guidance, LLMCall, NodeTiming
-from fama.core.steps import count_steps
+from fama.core.steps import UNUSABLE_REPLIES, count_steps
 from fama.core.views import agent_view
 from fama.llm.call import call_model
 from fama.prompts import PromptSet
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 
 AGENT_NODE = "agent"
 DECISION_NOTE_ID = "fama-decision-note"
-_UNUSABLE: frozenset[IssueKind] = frozenset({"empty_reply", "unparseable"})
 
 
 def render_guidance(guidance: list[Guidance], prompts: PromptSet) -> str:
@@ -54,7 +55,7 @@ def pending_problem(state: EpisodeLoopState) -> str | None:
     if not issues:
         return None
     last = issues[-1]
-    if last["kind"] in _UNUSABLE and last["message_index"] == len(state["messages"]):
+    if last["kind"] in UNUSABLE_REPLIES and last["message_index"] == len(state["messages"]):
         return last["detail"]
     return None
 
@@ -156,6 +157,19 @@ def repair_issues(state: EpisodeLoopState, repair: RepairResult) -> list[AgentIs
     return found
 
 
+def truncation(state: EpisodeLoopState, ctx: EpisodeContext, call: LLMCall) -> AgentIssue | None:
+    """A ``truncated`` issue when the reply was cut at the agent's output limit."""
+    if call.get("finish_reason") != "length":
+        return None
+    limit = ctx.output_limits.for_node(AGENT_NODE)
+    return issue(
+        state,
+        "truncated",
+        f"the reply was cut off at the {limit}-token output limit (it ran on too long; "
+        "do not write tool results yourself)",
+    )
+
+
 def is_empty(reply: AIMessage) -> bool:
     """True for a reply with neither text nor (valid or malformed) tool calls."""
     return not reply.tool_calls and not reply.invalid_tool_calls and not reply.text.strip()
@@ -172,23 +186,32 @@ async def fc_agent_node(
     )
     issues: list[AgentIssue] = []
     call: LLMCall
+    limit = ctx.output_limits.for_node(AGENT_NODE)
     if ctx.tool_call_mode == "constrained":
         from fama.llm.tool_call_repair import constrained_decision
 
         reply, call, repair = await constrained_decision(
-            ctx.agent_model, prompt, ctx.tool_schemas, node=AGENT_NODE, retries=ctx.retry
+            ctx.agent_model,
+            prompt,
+            ctx.tool_schemas,
+            node=AGENT_NODE,
+            retries=ctx.retry,
+            max_tokens=limit,
         )
         issues.extend(repair_issues(state, repair))
     else:
         reply, call = await call_model(
-            ctx.bound_agent_model, prompt, node=AGENT_NODE, retries=ctx.retry
+            ctx.bound_agent_model, prompt, node=AGENT_NODE, retries=ctx.retry, max_tokens=limit
         )
-        if ctx.tool_call_mode == "tolerant" and not reply.tool_calls:
-            from fama.llm.tool_call_repair import recover_tool_calls_async
+    truncated = truncation(state, ctx, call)
+    if truncated is not None:  # the repair of a cut reply is moot: the reply is not used
+        return unusable_reply_update(state, ctx, truncated, [call], [], started)
+    if ctx.tool_call_mode == "tolerant" and not reply.tool_calls:
+        from fama.llm.tool_call_repair import recover_tool_calls_async
 
-            repair = await recover_tool_calls_async(reply, ctx.tool_names, unknown_tools="call")
-            reply = repair.message
-            issues.extend(repair_issues(state, repair))
+        repair = await recover_tool_calls_async(reply, ctx.tool_names, unknown_tools="call")
+        reply = repair.message
+        issues.extend(repair_issues(state, repair))
     if is_empty(reply):
         empty = issue(state, "empty_reply", "the reply was empty (no text and no tool call)")
         return unusable_reply_update(state, ctx, empty, [call], issues, started)

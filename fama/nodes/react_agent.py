@@ -9,8 +9,8 @@ In the trajectory a tool action is an ``AIMessage`` whose content is the raw mod
 whose ``tool_calls`` hold the parsed call; a ``respond`` action is an ``AIMessage`` whose content
 is the message to the user (raw output kept in ``additional_kwargs["react_raw"]``). Tool results
 are shown to the model as ``API output: ...`` user turns; the user's own tool use is hidden
-(``agent_view``). Output that cannot be parsed is not put into the trajectory: it counts as one
-step and one error and the model is asked again.
+(``agent_view``). Output that cannot be parsed, or was cut at the output limit, is not put into
+the trajectory: it counts as one step and one error and the model is asked again.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from fama.nodes.fc_agent import (
     decision_prompt,
     decision_update,
     issue,
+    truncation,
     unusable_reply_update,
 )
 from fama.prompts import PromptSet
@@ -180,7 +181,16 @@ async def react_agent_node(
         "react_retry_note",
         ctx.prompts,
     )
-    reply, call = await call_model(ctx.agent_model, prompt, node=AGENT_NODE, retries=ctx.retry)
+    reply, call = await call_model(
+        ctx.agent_model,
+        prompt,
+        node=AGENT_NODE,
+        retries=ctx.retry,
+        max_tokens=ctx.output_limits.for_node(AGENT_NODE),
+    )
+    truncated = truncation(state, ctx, call)
+    if truncated is not None:
+        return unusable_reply_update(state, ctx, truncated, [call], [], started)
     raw = reply.text
     try:
         action = parse_react_output(raw)

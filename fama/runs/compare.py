@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from fama.runs.metrics import is_success, pass_hat_k
+from fama.runs.reply_stats import reply_counts, usage_note
 from fama.runs.report import token_role
 from fama.runs.stats import (
     DEFAULT_CONFIDENCE,
@@ -483,6 +484,17 @@ def _notes(
     return notes
 
 
+def _usage_notes(paired: Mapping[str, Sequence[EpisodeRecord]]) -> list[str]:
+    """A note for each run whose paired episodes have calls without server usage."""
+    notes = []
+    for run_id, episodes in paired.items():
+        counts = reply_counts((c for e in episodes for c in e.llm_calls), token_role, ROLES)
+        note = usage_note(counts, f"run {run_id}: ")
+        if note:
+            notes.append(note)
+    return notes
+
+
 def build_comparison(
     store: RunStore,
     run_ids: Sequence[str],
@@ -576,5 +588,5 @@ def build_comparison(
         helpers={r: _helpers(paired[r]) for r in ids},
         failures=failures,
         categories=_category_changes(failures, baseline),
-        notes=_notes(runs, failures),
+        notes=[*_notes(runs, failures), *_usage_notes(paired)],
     )

@@ -210,7 +210,10 @@ def _cost_tables(c: Comparison) -> list[Table]:
             f"Token overhead over baseline {c.baseline} (per episode)",
             ["run", *columns],
             [[r, *(_pct(c.tokens[r].overhead_pct[col]) for col in columns)] for r in c.run_ids[1:]],
-            ["-: the baseline used none of that role, so no percentage."],
+            [
+                "-: no percentage: the baseline's tokens of that role are 0 (it made no such "
+                "calls, or its server reported no usage: see the notes)."
+            ],
         )
     )
     tables.append(

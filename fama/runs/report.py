@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fama.runs.metrics import is_success, pass_hat_k
+from fama.runs.reply_stats import reply_counts, reply_json, reply_lines
 from fama.runs.stats import percentile
 from fama.runs.store import FAILED_STATUSES, EpisodeRecord, RunStore
 
@@ -222,6 +223,9 @@ def build_report(store: RunStore, run_id: str, *, baseline_id: str | None = None
             if e.status in FAILED_STATUSES
         ],
         "tokens": _tokens(episodes),
+        "replies": reply_json(
+            reply_counts((c for e in episodes for c in e.llm_calls), token_role, ROLES)
+        ),
         "latency_ms": _latency(episodes),
         "has_helpers": has_helpers,
         "endpoints": store.endpoint_stats(run_id),
@@ -321,6 +325,7 @@ def render_report(report: dict[str, Any]) -> str:
             for r, t in tokens["by_role"].items()
         ],
     )
+    lines += ["", *reply_lines(report["replies"]["by_role"])]
     if tokens["by_node"]:
         lines += ["", "LLM calls by node:"]
         lines += _table(

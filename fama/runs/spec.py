@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fama.core.fama_config import FamaConfig, FamaMode
+from fama.core.output_limits import DEFAULT_OUTPUT_LIMITS
 from fama.runs.store import RESUME_IGNORED_KEYS, config_differences
 
 AgentKind = Literal["fc", "react", "fama"]
@@ -52,6 +53,10 @@ class RunSpec(BaseModel):
     max_steps: int = Field(ge=1)
     max_errors: int = Field(ge=1)
     tool_call_mode: Literal["native", "tolerant", "constrained"] = "native"
+    max_output_tokens: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_OUTPUT_LIMITS),
+        description="output-token limit per role (fama.core.output_limits)",
+    )
     fairness_warning: str | None = None
     concurrency: int = Field(default=4, ge=1)
     command: str = ""

@@ -8,9 +8,11 @@ from typing import Any
 
 from fama.runs.store.records import (
     EPISODE_COLUMNS,
+    LLM_CALL_COLUMNS,
     EpisodeRecord,
     dumps,
     llm_call_record,
+    llm_call_row,
     message_record,
     message_row,
     node_timing_record,
@@ -69,19 +71,9 @@ class EpisodesMixin(RunsMixin):
                 [message_row(eid, i, m) for i, m in enumerate(episode.records)],
             )
             conn.executemany(
-                "INSERT INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        eid,
-                        i,
-                        c["node"],
-                        c["model"],
-                        c["input_tokens"],
-                        c["output_tokens"],
-                        c["latency_ms"],
-                    )
-                    for i, c in enumerate(episode.llm_calls)
-                ],
+                f"INSERT INTO llm_calls (episode_id, idx, {LLM_CALL_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [llm_call_row(eid, i, c) for i, c in enumerate(episode.llm_calls)],
             )
             conn.executemany(
                 "INSERT INTO node_timings VALUES (?, ?, ?, ?)",
@@ -162,12 +154,7 @@ class EpisodesMixin(RunsMixin):
             if messages
             else {}
         )
-        calls = self._children(
-            ids,
-            "llm_calls",
-            "node, model, input_tokens, output_tokens, latency_ms",
-            llm_call_record,
-        )
+        calls = self._children(ids, "llm_calls", LLM_CALL_COLUMNS, llm_call_record)
         timings = self._children(ids, "node_timings", "node, latency_ms", node_timing_record)
         return [
             EpisodeRecord(

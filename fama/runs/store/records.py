@@ -166,15 +166,39 @@ def message_record(row: tuple[Any, ...]) -> MessageRecord:
     return record
 
 
+LLM_CALL_COLUMNS = (
+    "node, model, input_tokens, output_tokens, latency_ms, finish_reason, usage_missing"
+)
+
+
+def llm_call_row(episode_id: int | None, idx: int, c: LLMCall) -> tuple[Any, ...]:
+    return (
+        episode_id,
+        idx,
+        c["node"],
+        c["model"],
+        c["input_tokens"],
+        c["output_tokens"],
+        c["latency_ms"],
+        c.get("finish_reason"),
+        1 if c.get("usage_missing") else None,
+    )
+
+
 def llm_call_record(row: tuple[Any, ...]) -> LLMCall:
-    node, model, inp, out, latency = row
-    return {
+    node, model, inp, out, latency, finish_reason, usage_missing = row
+    record: LLMCall = {
         "node": node,
         "model": model,
         "input_tokens": inp,
         "output_tokens": out,
         "latency_ms": latency,
     }
+    if finish_reason is not None:
+        record["finish_reason"] = finish_reason
+    if usage_missing:
+        record["usage_missing"] = True
+    return record
 
 
 def node_timing_record(row: tuple[Any, ...]) -> NodeTiming:

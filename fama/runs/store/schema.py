@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fama.runs.store.records import StoreError
 
-SCHEMA_VERSION = 2  # 2: messages.invalid_tool_calls
+SCHEMA_VERSION = 3  # 2: messages.invalid_tool_calls; 3: llm_calls.finish_reason, usage_missing
 
 LABELS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS episode_labels (
@@ -73,6 +73,8 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL,
     latency_ms REAL NOT NULL,
+    finish_reason TEXT,
+    usage_missing INTEGER,
     PRIMARY KEY (episode_id, idx)
 );
 CREATE TABLE IF NOT EXISTS node_timings (
@@ -89,6 +91,12 @@ CREATE TABLE IF NOT EXISTS node_timings (
 # version -> the statements that upgrade a file of that version to the next one
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE messages ADD COLUMN invalid_tool_calls TEXT",),
+    2: (
+        "ALTER TABLE llm_calls ADD COLUMN finish_reason TEXT",
+        "ALTER TABLE llm_calls ADD COLUMN usage_missing INTEGER",
+        # before version 3 a call without server usage was stored with zero tokens
+        "UPDATE llm_calls SET usage_missing = 1 WHERE input_tokens = 0 AND output_tokens = 0",
+    ),
 }
 
 
