@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible chat-completions server on 127.0.0.1 (tests, benchmarks).
 
 It answers every request with ``reply(messages)`` (LangChain messages in, an ``AIMessage``
-or text out) after ``delay_s``; ``status`` other than 200 makes it answer that error, and
+or text out) after ``delay_s``, streamed as server-sent events when the request asks for a
+stream; ``status`` other than 200 makes it answer that error, and
 ``fail_after`` makes it stop listening (connections refused) once it has served that many.
 Without ``keep_alive`` every answer closes its connection (a stopped server then refuses
 every later request); with it, connections stay open (HTTP/1.1) as with a real server.
@@ -52,6 +53,24 @@ def completion(model: str, reply: AIMessage | str) -> dict[str, Any]:
     }
 
 
+def stream_events(model: str, reply: AIMessage | str) -> bytes:
+    """The same reply streamed as server-sent events: the message in one chunk, the finish
+    reason, the usage, ``[DONE]``."""
+    body = completion(model, reply)
+    message = body["choices"][0]["message"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message["content"] or ""}
+    if "tool_calls" in message:
+        delta["tool_calls"] = [{"index": i, **c} for i, c in enumerate(message["tool_calls"])]
+    head = {"id": body["id"], "object": "chat.completion.chunk", "created": 0, "model": model}
+    finish = "tool_calls" if "tool_calls" in message else "stop"
+    events = [
+        {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]},
+        {**head, "choices": [], "usage": body["usage"]},
+    ]
+    return b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+
+
 class ScriptedServer:
     """See the module docstring; ``served`` counts the answered requests."""
 
@@ -77,11 +96,16 @@ class ScriptedServer:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 time.sleep(owner.delay_s)
                 answer = owner.reply(convert_to_messages(request["messages"]))
-                data = json.dumps(completion(request["model"], answer)).encode()
+                streamed = bool(request.get("stream"))
                 if owner.status != 200:
-                    data = b"{}"
+                    data, streamed = b"{}", False
+                elif streamed:
+                    data = stream_events(request["model"], answer)
+                else:
+                    data = json.dumps(completion(request["model"], answer)).encode()
                 self.send_response(owner.status)
-                self.send_header("Content-Type", "application/json")
+                kind = "text/event-stream" if streamed else "application/json"
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
