@@ -11,6 +11,9 @@ scripts (CSP ``script-src 'self'``). The JSON inside is escaped as in the page.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -33,6 +36,20 @@ def data_dir(page: Path) -> Path:
 def chunk_name(number: int) -> str:
     """The file name of chunk ``number`` (episodes ``number * CHUNK`` onwards)."""
     return f"episodes-{number:05d}.js"
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the view's data are acyclic dicts and lists
+    (freed by reference counting), and its repeated full scans of the growing list of rows
+    cost about a tenth of ``fama view``'s CPU on 10,000 episodes (3.1 s against 2.7 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _write_chunk(folder: Path, number: int, episodes: list[dict[str, Any]]) -> str:
@@ -67,11 +84,12 @@ def write_view(
     details = episode_details(
         store, run_id, rows, store.episode_labels(run_id), failed_only=failed_only, limit=limit
     )
-    for episode in details:
-        if buffer and episode["index"] // chunk != buffer[0]["index"] // chunk:
-            written.add(_write_chunk(folder, buffer[0]["index"] // chunk, buffer))
-            buffer = []
-        buffer.append(episode)
+    with _no_cyclic_gc():
+        for episode in details:
+            if buffer and episode["index"] // chunk != buffer[0]["index"] // chunk:
+                written.add(_write_chunk(folder, buffer[0]["index"] // chunk, buffer))
+                buffer = []
+            buffer.append(episode)
     if buffer:
         written.add(_write_chunk(folder, buffer[0]["index"] // chunk, buffer))
     for stale in folder.glob("episodes-*.js"):
