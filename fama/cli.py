@@ -14,12 +14,15 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = (
     "fama.commands.tau2",
+    "fama.commands.tau_bench",
     "fama.commands.run",
     "fama.commands.report",
     "fama.commands.compare",
     "fama.commands.view",
     "fama.commands.export",
+    "fama.commands.import_run",
     "fama.commands.analyze",
+    "fama.commands.study",
     "fama.commands.taxonomy",
     "fama.commands.graph",
     "fama.commands.serve",

@@ -124,6 +124,8 @@ def recovered_then_incomplete() -> FailedEpisode:
 
 def kind_of(prompt: str) -> str:
     for marker, kind in (
+        ("## Proposed categories (numbered)", "merger"),
+        ("## The discovered failure category", "category_mitigation"),
         ("The error category you judge", "analyst"),
         ("## Existing failure categories", "proposer"),
         ("## Analyst reports", "orchestrator"),
@@ -159,7 +161,8 @@ class Router:
     def __call__(self, messages: list[BaseMessage]) -> str:
         prompt = str(messages[0].content)
         kind = kind_of(prompt)
-        episode = self.episode_of(prompt)
+        # run-wide prompts (merger, category mitigation) belong to no one episode
+        episode = "-" if kind in ("merger", "category_mitigation") else self.episode_of(prompt)
         if kind == "analyst":
             match = re.search(r"you judge: .*? \(`(\w+)`\)", prompt)
             assert match
@@ -448,7 +451,10 @@ def test_graph_shape() -> None:
         "__start__ -.-> proposer;",
         "analyst --> merge_categories;",
         "proposer --> merge_categories;",
-        "merge_categories -.-> orchestrator;",
+        "merge_categories -.-> mitigate_category;",
+        "merge_categories -.-> categories_ready;",
+        "mitigate_category --> categories_ready;",
+        "categories_ready -.-> orchestrator;",
         "orchestrator -.-> mitigation;",
         "mitigation --> __end__;",
     ):
@@ -508,49 +514,108 @@ def proposal_episode(key: str, marker: str) -> FailedEpisode:
 
 
 async def test_proposals_recurring_in_two_episodes_join_the_taxonomy() -> None:
+    """Proposals worded differently are merged by the model; the discovered category gets a
+    lesson, so the episode it explains is mitigated by the lessons helper."""
     episodes = [proposal_episode(f"{i}#0", f"RES{i}") for i in range(3)]
     new = {"covered_by_existing": False, "rationale": "", "evidence_steps": [2]}
+    lesson = "Before ending, ask whether anything else is needed. Never close with requests open."
     answers: dict[tuple[str, str], Any] = {
         ("proposer", "0#0"): {
             **new,
-            "new_category": {"name": "Premature transfer", "definition": "d0"},
+            "new_category": {"name": "Premature closure", "definition": "d0"},
+            "rationale": "RES0 ends the chat early",
         },
         ("proposer", "1#0"): {
             **new,
-            "new_category": {"name": "premature transfers", "definition": "d1"},
+            "new_category": {"name": "Ending the chat too early", "definition": "d1"},
+            "rationale": "RES1 says goodbye first",
         },
         ("proposer", "2#0"): {
             **new,
             "new_category": {"name": "Verbose greeting", "definition": "x"},
+            "rationale": "RES2",
         },
-        ("orchestrator", "0#0"): {"primary_errors": ["premature_transfer"], "rationale": "RES0"},
+        # numbered by slug: 1 ending_the_chat_too_early, 2 premature_closure, 3 verbose_greeting
+        ("merger", "-"): {
+            "groups": [
+                {
+                    "members": [1, 2],
+                    "existing": None,
+                    "name": "Premature closure",
+                    "definition": "The agent ends the conversation before every request is done.",
+                },
+                {"members": [3], "existing": None, "name": "Verbose greeting"},
+            ]
+        },
+        ("category_mitigation", "-"): {"helpers": [], "lesson": lesson, "triggers": ["always"]},
+        ("orchestrator", "0#0"): {"primary_errors": ["premature_closure"], "rationale": "RES0"},
         ("orchestrator", "1#0"): {"primary_errors": [], "rationale": "RES1 user simulator"},
         ("orchestrator", "2#0"): {"primary_errors": ["verbose_greeting"], "rationale": "RES2"},
+        ("mitigation", "0#0"): {"helpers": ["lessons"], "rationale": "the lesson covers it"},
     }
-    router = Router(answers, {f"RES{i}": f"{i}#0" for i in range(3)})
-    model = router.model(18)
+    markers = {f"RES{i}": f"{i}#0" for i in range(3)}
+    router = Router(answers, markers, default="-")
+    model = router.model(21)
     result = await analyze_episodes(episodes, model=model, model_name="m", settings=settings())
-    assert len(model.calls) == 18  # 3 x (4 + 1 + 1); no coverable error -> no mitigation call
-    assert "premature_transfer" in router.prompt("orchestrator", "0#0")
-    assert "premature_transfer" not in router.prompt("orchestrator", "2#0")
+    # 3 x (4 analysts + proposer + orchestrator) + merger + category mitigation + 1 mitigation
+    assert len(model.calls) == 21
+    merger = router.prompt("merger", "-")
+    assert "Ending the chat too early" in merger and "Premature closure" in merger
+    evidence = router.prompt("category_mitigation", "-")
+    assert "RES0 ends the chat early" in evidence and "[2] user: bye" in evidence
+    assert "premature_closure" in router.prompt("orchestrator", "0#0")
+    assert "premature_closure" not in router.prompt("orchestrator", "2#0")
+    assert "Addresses: premature_closure" in router.prompt("mitigation", "0#0")
 
     taxonomy = result.taxonomy
     proposed = [c for c in taxonomy.categories if c.source == "proposed"]
     assert [(c.id, c.count, c.proposed_by) for c in proposed] == [
-        ("premature_transfer", 1, ["0#0", "1#0"])
+        ("premature_closure", 1, ["0#0", "1#0"])
     ]
-    assert [c.aliases for c in proposed] == [["premature_transfers"]]
+    assert [c.aliases for c in proposed] == [["ending_the_chat_too_early"]]
+    assert taxonomy.merge == {"source": "llm", "error": None}
+    assert [(m.category, m.lesson, m.triggers) for m in taxonomy.mitigations] == [
+        ("premature_closure", lesson, ["always"])
+    ]
     labels = {e.episode: e for e in taxonomy.episodes}
-    assert labels["0#0"].primary_errors == ["premature_transfer"]
-    assert labels["0#0"].helpers == [] and labels["0#0"].helpers_source == "none"
+    assert labels["0#0"].primary_errors == ["premature_closure"]
+    assert labels["0#0"].helpers == ["lessons"] and labels["0#0"].helpers_source == "llm"
     # the single proposal is no category: naming it is rejected, the analysts found nothing
     assert labels["2#0"].primary_errors == []
     assert labels["2#0"].attribution_source == "analyst_fallback"
     assert labels["2#0"].proposal is not None and labels["2#0"].proposal.merged_into is None
     assert labels["1#0"].proposal is not None
-    assert labels["1#0"].proposal.merged_into == "premature_transfer"
+    assert labels["1#0"].proposal.merged_into == "premature_closure"
     config = result.configs["tau2:airline"]
-    assert len(config.helpers) == 1  # failures but no recommendation: still one helper
+    assert config.helpers == ["lessons"]  # recommended for 1 of 3 failures (threshold 0.2)
+    assert [m.lesson for m in config.lessons()] == [lesson]
+    counts = {c.id: c.count for c in config.categories}
+    assert counts["premature_closure"] == 1 and counts["policy_violation"] == 0
+
+
+async def test_merge_falls_back_to_wording_when_the_model_cannot_group() -> None:
+    episodes = [proposal_episode(f"{i}#0", f"RES{i}") for i in range(2)]
+    new = {"covered_by_existing": False, "rationale": "", "evidence_steps": []}
+    answers: dict[tuple[str, str], Any] = {
+        ("proposer", "0#0"): {**new, "new_category": {"name": "Premature transfer"}},
+        ("proposer", "1#0"): {**new, "new_category": {"name": "premature transfers"}},
+        ("merger", "-"): {"groups": [{"members": [1, 7]}]},  # 7 is no proposal: twice
+        ("category_mitigation", "-"): "no idea",  # unusable twice: left unmitigated
+        ("orchestrator", "0#0"): {"primary_errors": ["premature_transfer"], "rationale": "RES0"},
+        ("orchestrator", "1#0"): {"primary_errors": [], "rationale": "RES1"},
+    }
+    router = Router(answers, {f"RES{i}": f"{i}#0" for i in range(2)}, default="-")
+    model = router.model(16)
+    result = await analyze_episodes(episodes, model=model, model_name="m", settings=settings())
+    assert len(model.calls) == 16  # 2 x 6 + 2 merger + 2 category mitigation; no mitigation
+    taxonomy = result.taxonomy
+    assert [c.id for c in taxonomy.categories if c.source == "proposed"] == ["premature_transfer"]
+    assert taxonomy.merge["source"] == "wording"
+    assert "out of range" in str(taxonomy.merge["error"])
+    assert taxonomy.mitigations == []
+    assert taxonomy.analysis_failures["merge"] == 1
+    assert taxonomy.analysis_failures["category_mitigation"] == 1
+    assert {e.episode: e.helpers for e in taxonomy.episodes}["0#0"] == []
 
 
 # -------------------------------------------------------------------------- mitigation

@@ -20,7 +20,7 @@ from fama.envs.tau2.tasks import load_tasks
 from fama.envs.tau2.user_scenario import load_user_guidelines
 from fama.llm.models import ModelSpec
 from fama.runs.report import build_report
-from fama.runs.spec import RunSpec, fairness_warning
+from fama.runs.spec import RunSpec, SplitError, check_split
 from fama.runs.store import RunStore
 from tests.fakes import ScriptedChatModel
 from tests.test_runner import gold_agent_reply, scripted_user_reply
@@ -186,20 +186,34 @@ def test_bad_options_are_clear_errors(
         assert message in capsys.readouterr().err
 
 
-def test_fairness_warning() -> None:
+def test_split_check_refuses_overlap_and_other_environments() -> None:
     config = FamaConfig(
         backbone="m",
         environment="tau2:retail",
         helpers=["memory"],
-        derived_from={"split": "train", "task_ids": ["1", "5"]},
+        split="train",
+        analysed_task_ids=["1", "5"],  # 5 passed: only every analysed task shows the overlap
+        derived_from={"split": "train", "task_ids": ["1"]},
     )
-    warning = fairness_warning(config, "c.json", "test", ["5", "9"])
-    assert (
-        warning is not None and "c.json was derived from 1 of the 2 evaluated tasks (5)" in warning
+    where = {"env": "tau2:retail", "split": "test"}
+    with pytest.raises(SplitError, match=r"derived from 1 of the 2 evaluated tasks \(5\)"):
+        check_split(config, "c.json", task_ids=["5", "9"], **where)
+    warning, overlap = check_split(
+        config, "c.json", task_ids=["5", "9"], allow_overlap=True, **where
     )
-    assert fairness_warning(config, "c.json", "test", ["9"]) is None
-    by_split = config.model_copy(update={"derived_from": {"split": "test"}})
-    assert "split 'test'" in (fairness_warning(by_split, "c.json", "test", ["9"]) or "")
+    assert overlap == ["5"] and warning is not None and "not a held-out" in warning
+    assert check_split(config, "c.json", task_ids=["9"], **where) == (None, [])
+    with pytest.raises(SplitError, match="made for tau2:retail, not tau2:airline"):
+        check_split(config, "c.json", env="tau2:airline", split="test", task_ids=["9"])
+    # an older file knows only its failed tasks: the same split counts as overlapping
+    older = FamaConfig(
+        backbone="m",
+        environment="tau2:retail",
+        helpers=["memory"],
+        derived_from={"split": "test", "task_ids": ["1"]},
+    )
+    with pytest.raises(SplitError, match="split 'test', the split being evaluated"):
+        check_split(older, "c.json", task_ids=["9"], **where)
 
 
 def test_run_spec_resume_fills_defaults_of_new_fields() -> None:
@@ -247,6 +261,9 @@ def test_fama_static_run_records_config_prompts_and_fairness(
     db = tmp_path / "runs.sqlite"
     argv = base_argv(tau2_data_dir, db, "--agent", "fama", "--fama-config", str(path))
     args = parse([*argv, "--trials", "1"])
+    assert run_command_module.run_command(args, model_factory=Factory(tau2_data_dir)) == 2
+    assert "refused" in capsys.readouterr().err and not db.exists()
+    args = parse([*argv, "--trials", "1", "--allow-overlap"])
     assert run_command_module.run_command(args, model_factory=Factory(tau2_data_dir)) == 0
     assert "WARNING (fairness)" in capsys.readouterr().err
     with RunStore(db) as store:
@@ -255,6 +272,7 @@ def test_fama_static_run_records_config_prompts_and_fairness(
     assert info.config["agent"] == "fama" and info.config["mode"] == "static"
     assert info.config["fama_config"]["helpers"] == ["memory", "tool_suggester"]
     assert "derived from 1 of the 2 evaluated tasks (5)" in info.config["fairness_warning"]
+    assert info.config["overlap_task_ids"] == ["5"] and info.config["allow_overlap"]
     names = {r["name"] for r in info.prompt_refs}
     assert {"tau2_agent", "helper_memory", "helper_tool_suggester"} <= names
     assert [(e.task_id, e.reward, e.agent_kind) for e in episodes] == [

@@ -272,8 +272,15 @@ async def test_redecisions_are_bounded() -> None:
     )
     cfg = config("decision_verifier", decision_verifier={"llm_check": False, "max_redecisions": 1})
     result = await run_fama(ctx, "static", cfg)
-    assert len(env.cancelled) == 1  # the second proposal is not checked again
-    assert len(result.extra["diagnosis"]["verifier_blocks"]) == 1
+    assert env.cancelled == []  # the re-proposal is checked again and refused, never run
+    assert len(result.extra["diagnosis"]["verifier_blocks"]) == 2
+    refused = [r for r in result.records if r["role"] == "tool" and r.get("error")]
+    assert len(refused) == 1 and "refused and NOT executed" in refused[0]["content"]
+    gate = [d["diagnosis"].get("write_gate") for d in result.extra["fama_decisions"]]
+    assert gate == [None, "refused", None]  # get, the refused cancel, the text answer
+    blocks = result.extra["fama_decisions"][1]["diagnosis"]["verifier_blocks"]
+    assert [b["check"] for b in blocks] == ["confirmation", "confirmation"]
+    assert result.termination == "user_stop"  # the episode went on
 
 
 async def test_all_mode_runs_every_helper_and_records_each_cost() -> None:
@@ -312,23 +319,26 @@ def signal(name: str, category: str, helper: str) -> Signal:
 
 
 def test_dynamic_mitigation_chooses_a_minimal_cover_and_nothing_more() -> None:
-    assert select_dynamic([], 500) == []
+    assert select_dynamic([], 500) == {}
     tool_error = signal("tool_error", "wrong_retrieval", "tool_suggester")
-    assert select_dynamic([tool_error], 500) == ["tool_suggester"]
+    assert select_dynamic([tool_error], 500) == {"tool_suggester": ["wrong_retrieval"]}
     signals = [
         signal("action_request", "policy_violation", "constraints_extractor"),
         signal("long_context", "contextual_misinterpretation", "memory"),
         signal("multi_request", "incomplete_fulfilment", "planner"),
     ]
     # memory covers both of the last two categories: the planner is not added
-    assert select_dynamic(signals, 500) == ["constraints_extractor", "memory"]
+    assert select_dynamic(signals, 500) == {
+        "constraints_extractor": ["policy_violation"],
+        "memory": ["contextual_misinterpretation", "incomplete_fulfilment"],
+    }
     long_output = signal("long_output", "wrong_retrieval", "output_reformulator")
     confirmation = signal("confirmation", "policy_violation", "constraints_extractor")
     both = [long_output, confirmation]
-    assert select_dynamic(both, 500) == ["constraints_extractor", "output_reformulator"]
+    assert list(select_dynamic(both, 500)) == ["constraints_extractor", "output_reformulator"]
     # over budget: the most urgent (first) signal's helper is kept
-    assert select_dynamic(both, 200) == ["output_reformulator"]
-    assert select_dynamic([confirmation, long_output], 200) == ["constraints_extractor"]
+    assert list(select_dynamic(both, 200)) == ["output_reformulator"]
+    assert list(select_dynamic([confirmation, long_output], 200)) == ["constraints_extractor"]
 
 
 def test_static_and_all_modes_ignore_signals() -> None:
@@ -338,7 +348,7 @@ def test_static_and_all_modes_ignore_signals() -> None:
     }
     cfg = config("memory", "planner")
     assert active_helpers(state, fama_settings("static", cfg)) == ["planner", "memory"]
-    assert len(active_helpers(state, fama_settings("all", cfg))) == 6
+    assert len(active_helpers(state, fama_settings("all", cfg))) == 6  # no lessons: no helper
     assert active_helpers(state, fama_settings("dynamic")) == ["constraints_extractor"]
 
 
@@ -440,13 +450,13 @@ def test_node_names() -> None:
     assert set(built) >= {"orchestrator", "mitigation", "tool_use", VERIFIER}
     assert {n for n in built if n.startswith("helper_")} == {
         helper_node_name(h.removeprefix("helper:")) for h in HELPER_NODES
-    }
+    } | {"helper_lessons"}
 
 
 def test_invalid_settings_are_clear_errors() -> None:
     tools, _ = shop_tools()
     with pytest.raises(ValueError, match="static mode needs a FamaConfig"):
-        build_fama_graph(ScriptedChatModel([]), tools, policy="p")
+        build_fama_graph(ScriptedChatModel([]), tools, policy="p", mode="static")
     with pytest.raises(ValueError, match="unknown tools"):
         build_fama_graph(ScriptedChatModel([]), tools, policy="p", mode="all", write_tools=["x"])
     with pytest.raises(ValueError, match="unknown helpers"):
@@ -492,7 +502,11 @@ def test_prompt_refs_follow_the_mode_and_configuration() -> None:
     assert {"helper_planner", "helper_decision_verifier"} <= every
     quiet = config("decision_verifier", decision_verifier={"llm_check": False})
     names = [r["name"] for r in fama_prompt_refs("static", quiet)]
-    assert names == ["decision_guidance", "helper_decision_verifier_remediation"]
+    assert names == [
+        "decision_guidance",
+        "helper_decision_verifier_remediation",
+        "helper_decision_verifier_refusal",
+    ]
 
 
 # --- drawing ----------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def result(content: str, call_id: str = "c1", name: str = "", error: bool = Fals
 # --- registry ---------------------------------------------------------------------------
 
 
-def test_registry_has_six_helpers_covering_the_seed_categories() -> None:
+def test_registry_has_six_helpers_covering_the_seed_categories_and_lessons() -> None:
     assert list(HELPERS) == [
         "constraints_extractor",
         "tool_suggester",
@@ -120,10 +120,12 @@ def test_registry_has_six_helpers_covering_the_seed_categories() -> None:
         "planner",
         "decision_verifier",
         "memory",
+        "lessons",
     ]
     assert set(GUIDANCE_HELPERS) == set(HELPERS) - {"decision_verifier"}
+    assert HELPERS["lessons"].addresses == frozenset()  # discovered categories, per config
     for spec in HELPERS.values():
-        assert spec.addresses and spec.addresses <= set(SEED_CATEGORY_IDS)
+        assert spec.addresses <= set(SEED_CATEGORY_IDS)
         assert spec.description and spec.prompts
     for category in SEED_CATEGORY_IDS:
         assert len([s for s in HELPERS.values() if category in s.addresses]) == 2

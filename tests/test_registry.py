@@ -30,12 +30,15 @@ FIRST_TASK = {
     "tau-trait:airline": "test-0",
     "tau-trait:telecom": "test-0",
     "tau-trait:telehealth": "test-0",
+    "tau-bench:retail": "test-0",
+    "tau-bench:airline": "test-0",
 }
 STOP = "finish conversation ###STOP###"  # ends the user's turn in every benchmark
 
 
 def _data_dir(env: str, tau2: Path, acebench: Path, tau_trait: Path) -> Path:
-    return {"tau2": tau2, "acebench": acebench, "tau-trait": tau_trait}[parse_env(env)[0]]
+    folders = {"tau2": tau2, "acebench": acebench, "tau-trait": tau_trait, "tau-bench": tau_trait}
+    return folders[parse_env(env)[0]]
 
 
 def test_every_environment_is_listed_once() -> None:

@@ -45,7 +45,7 @@ def test_load_telecom(tau_trait_data_dir: Path) -> None:
     }
     names = [r["name"] for r in loaded.data_refs]
     assert names == ["tau_trait_telecom_policy", "tau_trait_telecom_tool_schemas", "tau_bench_user"]
-    assert loaded.config["traits"] == {} and loaded.config["split"] == "test"
+    assert loaded.config["traits"] == {} and "split" not in loaded.config  # RunSpec has it
     assert len(loaded.config["tasks_sha256"]) == 64
 
 

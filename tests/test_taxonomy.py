@@ -191,6 +191,9 @@ def test_analyze_command_writes_taxonomy_and_config(
     assert config.environment == "tau2:retail" and config.backbone == "openai:small"
     assert config.derived_from["task_ids"] == ["1", "2"]
     assert config.derived_from["split"] == "train"
+    # every analysed task is recorded: the passed one (3) and the infrastructure error (4) too
+    assert config.analysed_task_ids == ["1", "2", "3", "4"]
+    assert config.split == "train"
     assert config.helpers
     captured = capsys.readouterr()
     assert "policy_violation" in captured.out

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,8 @@ def decision(index: int, helpers: list[str], guidance: str | None) -> FamaDecisi
             "categories": ["policy_violation"],
             "verifier_checks": 1,
             "verifier_blocks": [{"check": "confirmation", "problem": "no explicit yes"}],
+            "drivers": {h: ["policy_violation"] for h in helpers},
+            "write_gate": "refused",
         },
         "active_helpers": helpers,
         "guidance": [] if guidance is None else [{"helper": helpers[0], "text": guidance}],
@@ -504,7 +507,7 @@ def test_view_command_errors_are_clear(
 def test_the_server_serves_the_page_on_loopback_only(store_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "site" / "page.html"
     assert run_cli(RUN_ID, "--db", str(store_path), "--out", str(out)) == 0
-    with make_server(out.parent) as server:
+    with make_server(out) as server:
         host, port = server.server_address[:2]
         assert host == "127.0.0.1" and port > 0
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -512,11 +515,20 @@ def test_the_server_serves_the_page_on_loopback_only(store_path: Path, tmp_path:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/page.html", timeout=5) as resp:
                 assert embedded_data(resp.read().decode("utf-8"))["run"]["run_id"] == RUN_ID
+            chunk = f"http://127.0.0.1:{port}/page-data/episodes-00000.js"
+            with urllib.request.urlopen(chunk, timeout=5) as resp:  # the page's data files
+                assert resp.headers["Content-Type"].startswith("text/javascript")
+                assert resp.read().startswith(f"{CALLBACK}(".encode())
+            (out.parent / "page-data" / "notes.txt").write_text("private", encoding="utf-8")
+            for other in ("page-data/notes.txt", "page-data/", "page-data/episodes-0.js"):
+                with pytest.raises(urllib.error.HTTPError) as err:  # nothing else
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/{other}", timeout=5)
+                assert err.value.code == 404
         finally:
             server.shutdown()
             thread.join(timeout=5)
-    with pytest.raises(ValueError, match="not a folder"):
-        make_server(out)
+    with pytest.raises(ValueError, match="not a file"):
+        make_server(out.parent)
 
 
 @pytest.mark.allow_hosts(["127.0.0.1"])

@@ -161,6 +161,8 @@ def test_page_loads_filters_and_opens_an_episode(driver: Any, page: Path) -> Non
     assert len(decisions) == 2
     assert "constraints_extractor, decision_verifier" in decisions[0].text
     assert "blocked (confirmation): no explicit yes" in decisions[0].text
+    assert "constraints_extractor ← policy_violation" in decisions[0].text  # what drove it
+    assert "Write gate: refused" in decisions[0].text
     assert "Agent issue: empty_reply" in text
     labels = detail.find_element(By.CSS_SELECTOR, ".labels").text
     assert "policy_violation" in labels and "Cancelled without a yes." in labels
@@ -190,7 +192,7 @@ def test_page_loads_filters_and_opens_an_episode(driver: Any, page: Path) -> Non
 
 def test_page_loads_over_the_loopback_server(driver: Any, page: Path) -> None:
 
-    with make_server(page.parent) as server:
+    with make_server(page) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

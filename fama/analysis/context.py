@@ -18,6 +18,7 @@ class AnalysisContext:
     categories: tuple[Category, ...] = SEED_CATEGORIES
     propose_categories: bool = True
     min_proposal_episodes: int = 2
+    merge_by_meaning: bool = True  # the model judges duplicate proposals (else by wording)
     attempts: int = 2
     max_tool_chars: int = 600
     max_text_chars: int = 2000

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from statistics import median
 from typing import Any
 
 from fama.analysis.proposals import slugify
 from fama.analysis.schemas import Recommendation
 from fama.core.fama_config import FamaConfig
 from fama.helpers.memory import domain_k
-from fama.helpers.registry import HELPERS, minimal_cover, registry_order
+from fama.helpers.registry import HELPERS, coverage, minimal_cover, registry_order
 
 DEFAULT_THRESHOLD = 0.2
+Coverage = Mapping[str, Iterable[str]]  # discovered category -> helpers that address it
 
 
-def addressable(categories: Iterable[str]) -> list[str]:
+def addressable(categories: Iterable[str], extra: Coverage | None = None) -> list[str]:
     """The categories (in order, unique) that at least one helper addresses."""
-    known = {c for spec in HELPERS.values() for c in spec.addresses}
+    known = {c for cats in coverage(extra).values() for c in cats}
     return [c for c in dict.fromkeys(categories) if c in known]
 
 
@@ -34,35 +36,53 @@ def normalise_helper_names(names: Iterable[str]) -> list[str] | None:
     return result
 
 
-def is_minimal_cover(chosen: Sequence[str], categories: Iterable[str]) -> bool:
+def is_minimal_cover(
+    chosen: Sequence[str], categories: Iterable[str], extra: Coverage | None = None
+) -> bool:
     """Whether ``chosen`` covers every addressable category with the fewest helpers."""
-    targets = addressable(categories)
+    targets = addressable(categories, extra)
     if len(set(chosen)) != len(chosen) or any(h not in HELPERS for h in chosen):
         return False
-    covered = all(any(c in HELPERS[h].addresses for h in chosen) for c in targets)
-    return covered and len(chosen) == len(minimal_cover(targets))
+    covers = coverage(extra)
+    covered = all(any(c in covers[h] for h in chosen) for c in targets)
+    return covered and len(chosen) == len(minimal_cover(targets, extra=extra))
 
 
 def choose_helpers(
-    proposed: Sequence[str] | None, categories: Iterable[str]
+    proposed: Sequence[str] | None, categories: Iterable[str], extra: Coverage | None = None
 ) -> tuple[list[str], bool]:
     """The LLM's helper set if it is a valid minimal cover, else the registry's cover.
 
-    The fallback cover prefers the helpers the LLM named. Returns (helpers in registry
-    order, whether the LLM's proposal was used as is).
+    The fallback cover prefers the helpers the LLM named. ``extra`` maps discovered
+    categories to the helpers that address them. Returns (helpers in registry order,
+    whether the LLM's proposal was used as is).
     """
-    targets = addressable(categories)
+    targets = addressable(categories, extra)
     names = None if proposed is None else normalise_helper_names(proposed)
-    if names is not None and is_minimal_cover(names, targets):
+    if names is not None and is_minimal_cover(names, targets, extra):
         return registry_order(names), True
-    return registry_order(minimal_cover(targets, prefer=names or ())), False
+    return registry_order(minimal_cover(targets, prefer=names or (), extra=extra)), False
 
 
-def helper_params(name: str, environment: str) -> dict[str, Any]:
-    """A helper's parameters for an environment (memory window k: retail 6, airline 2,
-    else the helper's default, 4)."""
+MEMORY_K_RANGE = (2, 6)  # the paper's best windows (airline 2, retail 6) bound the estimate
+
+
+def memory_k(environment: str, user_turns: Sequence[int] = ()) -> int | None:
+    """Memory's window: the paper's on retail / airline, else the median number of user
+    messages in the analysed failed episodes (bounded to 2..6); None without either."""
+    if (k := domain_k(environment)) is not None:
+        return k
+    if not user_turns:
+        return None
+    low, high = MEMORY_K_RANGE
+    return max(low, min(high, round(median(user_turns))))
+
+
+def helper_params(name: str, environment: str, user_turns: Sequence[int] = ()) -> dict[str, Any]:
+    """A helper's parameters for an environment (memory window k: see ``memory_k``;
+    without one, the helper's default, 4)."""
     params = dict(HELPERS[name].default_params)
-    if name == "memory" and (k := domain_k(environment)) is not None:
+    if name == "memory" and (k := memory_k(environment, user_turns)) is not None:
         params["k"] = k
     return params
 
@@ -104,8 +124,12 @@ def aggregate_config(
     derived_from: Mapping[str, Any],
     threshold: float = DEFAULT_THRESHOLD,
     flagged: Mapping[str, int] | None = None,
+    user_turns: Sequence[int] = (),
 ) -> FamaConfig:
-    """The FAMA configuration of one (backbone, environment) from its episodes' helpers."""
+    """The FAMA configuration of one (backbone, environment) from its episodes' helpers.
+
+    ``user_turns``: user messages per failed episode (memory's window where the paper
+    gives none)."""
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     chosen, counts = select_helpers(recommendations, threshold=threshold, flagged=flagged)
@@ -113,7 +137,7 @@ def aggregate_config(
         backbone=backbone,
         environment=environment,
         helpers=chosen,
-        params={h: helper_params(h, environment) for h in chosen},
+        params={h: helper_params(h, environment, user_turns) for h in chosen},
         derived_from={
             **derived_from,
             "threshold": threshold,

@@ -1,9 +1,11 @@
 """Nodes and fan-out edges of the failure-analysis graph (wired in fama.graph.analysis_graph).
 
 Per failed episode: one analyst per category and one category proposer run in parallel
-(``Send``); after all of them, recurring proposals become new categories; then one
-orchestrator per episode fuses its analysts' verdicts into the primary error(s) and hands
-over (``Command(goto=Send(...))``) to that episode's mitigation step.
+(``Send``); after all of them, the analyst model merges the proposals by meaning into new
+categories, and the mitigation agent decides for each new category (``Send``) which existing
+helpers address it or writes a lesson for it; then one orchestrator per episode fuses its
+analysts' verdicts into the primary error(s) and hands over (``Command(goto=Send(...))``) to
+that episode's mitigation step.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from langgraph.types import Command, Send
 
 from fama.analysis.causes import render_causes
 from fama.analysis.context import AnalysisContext
+from fama.analysis.discovered import mitigate_category
 from fama.analysis.episodes import FailedEpisode
 from fama.analysis.llm import ask_json
-from fama.analysis.mitigation import addressable, choose_helpers
+from fama.analysis.meaning import merge_by_meaning
+from fama.analysis.mitigation import Coverage, addressable, choose_helpers
 from fama.analysis.proposals import merge_proposals, slugify
 from fama.analysis.render import render_evaluation, render_transcript
 from fama.analysis.schemas import (
     AnalystAnswer,
     AnalystVerdict,
     Attribution,
+    CategoryMitigationRecord,
     MitigationAnswer,
     OrchestratorAnswer,
     Proposal,
@@ -35,8 +40,10 @@ from fama.analysis.schemas import (
     Recommendation,
 )
 from fama.core.categories import Category
+from fama.core.fama_config import CategoryMitigation
 from fama.core.state import LLMCall
-from fama.helpers.registry import HELPERS
+from fama.helpers.registry import HELPERS, coverage
+from fama.helpers.triggers import coverage_of
 from fama.prompts import load_prompt
 
 ANALYST_PROMPT = "analyst"
@@ -44,6 +51,14 @@ PROPOSER_PROMPT = "category_proposer"
 ORCHESTRATOR_PROMPT = "analysis_orchestrator"
 MITIGATION_PROMPT = "mitigation_recommender"
 NO_POLICY = "(the policy text is not available)"
+CATEGORIES_READY = "categories_ready"
+
+
+class MergeInfo(TypedDict):
+    """How the proposals were merged (``llm``, ``wording`` fallback, ``none``) and why not."""
+
+    source: Literal["llm", "wording", "none"]
+    error: str | None
 
 
 class AnalysisState(TypedDict):
@@ -53,6 +68,8 @@ class AnalysisState(TypedDict):
     verdicts: NotRequired[Annotated[list[AnalystVerdict], operator.add]]
     proposals: NotRequired[Annotated[list[Proposal], operator.add]]
     new_categories: NotRequired[list[ProposedCategory]]
+    merge: NotRequired[MergeInfo]
+    category_mitigations: NotRequired[Annotated[list[CategoryMitigationRecord], operator.add]]
     attributions: NotRequired[Annotated[list[Attribution], operator.add]]
     recommendations: NotRequired[Annotated[list[Recommendation], operator.add]]
     llm_calls: NotRequired[Annotated[list[LLMCall], operator.add]]
@@ -71,20 +88,32 @@ class ProposerTask(TypedDict):
     episode: FailedEpisode
 
 
+class CategoryTask(TypedDict):
+    """Payload of the mitigation agent for one discovered category."""
+
+    category: ProposedCategory
+    episodes: list[FailedEpisode]
+    proposals: dict[str, Proposal]
+
+
 class OrchestratorTask(TypedDict):
-    """Payload of one orchestrator: the episode, its verdicts, its merged new category."""
+    """Payload of one orchestrator: the episode, its verdicts, its merged new category, and
+    which helpers address the discovered categories."""
 
     episode: FailedEpisode
     verdicts: list[AnalystVerdict]
     extra_category: Category | None
+    coverage: dict[str, list[str]]
 
 
 class MitigationTask(TypedDict):
-    """Payload of one mitigation step: the attribution and the categories it names."""
+    """Payload of one mitigation step: the attribution, the categories it names, and which
+    helpers address the discovered categories."""
 
     episode: FailedEpisode
     attribution: Attribution
     categories: list[Category]
+    coverage: dict[str, list[str]]
 
 
 def _views(episode: FailedEpisode, ctx: AnalysisContext) -> dict[str, str]:
@@ -176,15 +205,78 @@ async def proposer(state: ProposerTask, runtime: Runtime[AnalysisContext]) -> di
     return {"proposals": [proposal], "llm_calls": answer.calls}
 
 
-def merge_categories(state: AnalysisState, runtime: Runtime[AnalysisContext]) -> dict[str, object]:
-    """Turn proposals recurring in enough episodes into new categories (no LLM)."""
+async def merge_categories(
+    state: AnalysisState, runtime: Runtime[AnalysisContext]
+) -> dict[str, object]:
+    """Turn proposals recurring in enough episodes into new categories, merged by meaning
+    (the analyst model judges duplicates) or, if so configured, by wording (no LLM)."""
     ctx = runtime.context
-    categories = merge_proposals(
-        state.get("proposals", []),
+    proposals = state.get("proposals", [])
+    if not ctx.merge_by_meaning:
+        categories = merge_proposals(
+            proposals, existing=ctx.categories, min_episodes=ctx.min_proposal_episodes
+        )
+        return {"new_categories": categories, "merge": {"source": "wording", "error": None}}
+    outcome = await merge_by_meaning(
+        proposals,
         existing=ctx.categories,
+        model=ctx.model,
+        model_name=ctx.model_name,
         min_episodes=ctx.min_proposal_episodes,
+        attempts=ctx.attempts,
     )
-    return {"new_categories": categories}
+    return {
+        "new_categories": outcome.categories,
+        "merge": {"source": outcome.source, "error": outcome.error},
+        "llm_calls": outcome.calls,
+    }
+
+
+def fan_out_category_mitigations(state: AnalysisState) -> list[Send] | str:
+    """One mitigation agent per discovered category (straight on when there is none)."""
+    episodes = {e.key: e for e in state["episodes"]}
+    proposals = {p["episode"]: p for p in state.get("proposals", [])}
+    sends = [
+        Send(
+            "mitigate_category",
+            {
+                "category": c,
+                "episodes": [episodes[k] for k in c["episodes"] if k in episodes],
+                "proposals": {k: proposals[k] for k in c["episodes"] if k in proposals},
+            },
+        )
+        for c in state.get("new_categories", [])
+    ]
+    return sends or CATEGORIES_READY
+
+
+async def mitigate_category_node(
+    state: CategoryTask, runtime: Runtime[AnalysisContext]
+) -> dict[str, object]:
+    """Map one discovered category to existing helpers, or write a lesson for it."""
+    ctx = runtime.context
+    record, calls = await mitigate_category(
+        state["category"],
+        state["episodes"],
+        state["proposals"],
+        model=ctx.model,
+        model_name=ctx.model_name,
+        attempts=ctx.attempts,
+    )
+    return {"category_mitigations": [record], "llm_calls": calls}
+
+
+def categories_ready(state: AnalysisState) -> dict[str, object]:
+    """Join point: every discovered category has its mitigation."""
+    return {}
+
+
+def discovered_coverage(records: Sequence[CategoryMitigationRecord]) -> dict[str, list[str]]:
+    """Discovered category -> the helpers that address it (``lessons`` for a lesson)."""
+    return coverage_of(
+        CategoryMitigation(category=r["category"], helpers=r["helpers"], lesson=r["lesson"])
+        for r in records
+    )
 
 
 def fan_out_orchestrators(state: AnalysisState) -> list[Send]:
@@ -195,6 +287,7 @@ def fan_out_orchestrators(state: AnalysisState) -> list[Send]:
         for key in c["episodes"]
     }
     verdicts = state.get("verdicts", [])
+    covered = discovered_coverage(state.get("category_mitigations", []))
     return [
         Send(
             "orchestrator",
@@ -202,6 +295,7 @@ def fan_out_orchestrators(state: AnalysisState) -> list[Send]:
                 "episode": e,
                 "verdicts": [v for v in verdicts if v["episode"] == e.key],
                 "extra_category": extra.get(e.key),
+                "coverage": covered,
             },
         )
         for e in state["episodes"]
@@ -290,6 +384,7 @@ async def orchestrator(
         "episode": episode,
         "attribution": attribution,
         "categories": [named[c] for c in attribution["primary_errors"] if c in named],
+        "coverage": state["coverage"],
     }
     return Command(
         update={"attributions": [attribution], "llm_calls": answer.calls},
@@ -297,18 +392,20 @@ async def orchestrator(
     )
 
 
-def _helper_list() -> str:
+def _helper_list(extra: Coverage) -> str:
+    """The helpers that address something, with every category they address."""
     return "\n".join(
-        f"- `{name}`: {spec.description} Addresses: {', '.join(sorted(spec.addresses))}."
-        for name, spec in HELPERS.items()
+        f"- `{name}`: {HELPERS[name].description} Addresses: {', '.join(sorted(cats))}."
+        for name, cats in coverage(extra).items()
+        if cats
     )
 
 
 async def mitigation(state: MitigationTask, runtime: Runtime[AnalysisContext]) -> dict[str, object]:
     """Recommend the minimal helper set covering the episode's primary errors."""
-    ctx, attribution = runtime.context, state["attribution"]
+    ctx, attribution, extra = runtime.context, state["attribution"], state["coverage"]
     primary = attribution["primary_errors"]
-    targets = addressable(primary)
+    targets = addressable(primary, extra)
     uncovered = [c for c in primary if c not in targets]
     recommendation: Recommendation = {
         "episode": attribution["episode"],
@@ -321,7 +418,9 @@ async def mitigation(state: MitigationTask, runtime: Runtime[AnalysisContext]) -
         return {"recommendations": [recommendation]}
     errors = "\n".join(f"- `{c.id}` ({c.name}): {c.definition}" for c in state["categories"])
     prompt = load_prompt(MITIGATION_PROMPT).render(
-        errors=errors, rationale=attribution["rationale"] or "(none)", helpers=_helper_list()
+        errors=errors,
+        rationale=attribution["rationale"] or "(none)",
+        helpers=_helper_list(extra),
     )
     answer = await ask_json(
         ctx.model,
@@ -332,7 +431,7 @@ async def mitigation(state: MitigationTask, runtime: Runtime[AnalysisContext]) -
         attempts=ctx.attempts,
     )
     helpers, from_llm = choose_helpers(
-        None if answer.value is None else answer.value.helpers, targets
+        None if answer.value is None else answer.value.helpers, targets, extra
     )
     recommendation = {
         **recommendation,

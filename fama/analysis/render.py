@@ -14,6 +14,8 @@ COMPONENT_MEANING: dict[str, str] = {
     "ACTION": "the agent must make certain tool calls",
     "NL_ASSERTION": "a judge checks natural-language expectations on the conversation",
     "ENV_ASSERTION": "checks run on the final environment state",
+    "STATE": "parts of the final state must have the expected values",
+    "OUTCOME": "the conversation's logged outcome label (imported run)",
 }
 
 TERMINATION_MEANING: dict[str, str] = {

@@ -139,3 +139,65 @@ class Recommendation(TypedDict):
     source: Literal["llm", "minimal_cover", "none"]
     rationale: str
     uncovered: list[str]
+
+
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+LESSON_SENTENCES = (2, 4)
+LESSON_MAX_CHARS = 600
+
+
+def lesson_sentences(text: str) -> int:
+    """How many sentences a lesson has (ends of sentences, plus an unterminated tail)."""
+    stripped = text.strip()
+    ends = len(_SENTENCE_END.findall(stripped))
+    return ends + (0 if not stripped or stripped[-1] in ".!?" else 1)
+
+
+class CategoryMitigationAnswer(_Answer):
+    """The mitigation agent's answer for a discovered category: helpers, or a lesson."""
+
+    helpers: IdList = []
+    lesson: str = ""
+    triggers: IdList = []
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _helpers_or_lesson(self) -> CategoryMitigationAnswer:
+        lesson = self.lesson.strip()
+        if bool(self.helpers) == bool(lesson):
+            raise ValueError("give either helpers or a lesson (exactly one of them)")
+        if lesson:
+            low, high = LESSON_SENTENCES
+            count = lesson_sentences(lesson)
+            if not low <= count <= high:
+                raise ValueError(f"the lesson must have {low} to {high} sentences, not {count}")
+            if len(lesson) > LESSON_MAX_CHARS:
+                raise ValueError(f"the lesson must be at most {LESSON_MAX_CHARS} characters")
+        return self
+
+
+class MergeGroup(_Answer):
+    """Proposals naming the same failure (1-based indices), or a duplicate of a category."""
+
+    members: StepList
+    existing: str | None = None
+    name: str = ""
+    definition: str = ""
+
+
+class MergeAnswer(_Answer):
+    """The analyst model's grouping of the proposals by meaning."""
+
+    groups: list[MergeGroup]
+
+
+class CategoryMitigationRecord(TypedDict):
+    """Recorded outcome of the mitigation agent for one discovered category."""
+
+    category: str
+    helpers: list[str]
+    lesson: str | None
+    triggers: list[str]
+    rationale: str
+    evidence: list[str]
+    error: str | None

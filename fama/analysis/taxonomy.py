@@ -12,18 +12,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from fama.analysis.episodes import FailedEpisode
 from fama.analysis.schemas import (
     AnalystVerdict,
     Attribution,
+    CategoryMitigationRecord,
     Proposal,
     ProposedCategory,
     Recommendation,
 )
 from fama.core.categories import SEED_CATEGORY_IDS, Category
+from fama.core.fama_config import CategoryMitigation
 from fama.core.state import LLMCall
+from fama.core.validation import brief
 
 FORMAT_VERSION = 1
 
@@ -117,6 +120,12 @@ class Taxonomy(BaseModel):
     episodes: list[EpisodeLabel]
     usage: Usage
     analysis_failures: dict[str, int] = Field(default_factory=dict)
+    mitigations: list[CategoryMitigation] = Field(
+        default_factory=list, description="how each discovered category is mitigated"
+    )
+    merge: dict[str, str | None] = Field(
+        default_factory=dict, description="how proposals were merged (source, error)"
+    )
 
     def save(self, path: Path) -> None:
         """Write as indented JSON."""
@@ -127,6 +136,8 @@ class Taxonomy(BaseModel):
         """Read a taxonomy file, with a clear error if it is not one (or is too new)."""
         try:
             taxonomy = cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            raise ValueError(f"{path} is not a valid FAMA taxonomy: {brief(exc)}") from exc
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path} is not a valid FAMA taxonomy: {exc}") from exc
         if taxonomy.format_version > FORMAT_VERSION:
@@ -214,6 +225,8 @@ def build_taxonomy(
     attributions: Sequence[Attribution],
     recommendations: Sequence[Recommendation],
     llm_calls: Sequence[LLMCall],
+    category_mitigations: Sequence[CategoryMitigationRecord] = (),
+    merge: Mapping[str, str | None] | None = None,
     run_id: str,
     split: str | None,
     backbone: str,
@@ -260,7 +273,21 @@ def build_taxonomy(
         "analyst": sum(v["occurred"] is None for v in verdicts),
         "proposer": sum(p["error"] is not None for p in proposals),
         "orchestrator": sum(a["source"] == "analyst_fallback" for a in attributions),
+        "merge": int(bool(merge and merge.get("error"))),
+        "category_mitigation": sum(m["error"] is not None for m in category_mitigations),
     }
+    mitigations = [
+        CategoryMitigation(
+            category=m["category"],
+            helpers=m["helpers"],
+            lesson=m["lesson"],
+            triggers=m["triggers"],
+            rationale=m["rationale"],
+            evidence=m["evidence"],
+        )
+        for m in sorted(category_mitigations, key=lambda m: m["category"])
+        if m["error"] is None
+    ]
     return Taxonomy(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         run_id=run_id,
@@ -274,6 +301,8 @@ def build_taxonomy(
         episodes=labels,
         usage=summarize_usage(llm_calls),
         analysis_failures=failures,
+        mitigations=mitigations,
+        merge=dict(merge or {}),
     ).recount()
 
 
@@ -324,6 +353,9 @@ def format_table(taxonomy: Taxonomy, *, examples: int = 3) -> str:
             ]
         )
     lines += _table(["category", "source", "count", "share", "flagged", "example episodes"], rows)
+    for m in current.mitigations:
+        how = f"helpers {', '.join(m.helpers)}" if m.helpers else f"lesson: {m.lesson}"
+        lines.append(f"Discovered {m.category} -> {how} (triggers {', '.join(m.triggers)})")
     helpers = Counter(h for e in current.episodes for h in e.helpers)
     if helpers:
         ranked = sorted(helpers.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -25,6 +25,8 @@ ADAPTERS: dict[str, str] = {
     "tau2": "fama.benchmarks.tau2",
     "acebench": "fama.benchmarks.acebench",
     "tau-trait": "fama.benchmarks.tau_trait",
+    "tau-bench": "fama.benchmarks.tau_bench",
+    "python": "fama.benchmarks.python_env",  # python:MODULE:FACTORY, a user's own domain
 }
 
 # every --env value a run accepts (benchmark:domain)
@@ -38,6 +40,8 @@ ENVIRONMENTS: tuple[str, ...] = (
     "tau-trait:airline",
     "tau-trait:telecom",
     "tau-trait:telehealth",
+    "tau-bench:retail",
+    "tau-bench:airline",
 )
 
 
@@ -91,8 +95,13 @@ def sha256_text(text: str) -> str:
 def parse_env(env: str) -> tuple[str, str]:
     """``"tau2:retail"`` -> ``("tau2", "retail")``; a clear ``ValueError`` when unknown."""
     benchmark, _, domain = env.partition(":")
+    if benchmark == "python" and domain:
+        return benchmark, domain
     if env not in ENVIRONMENTS:
-        raise ValueError(f"unknown environment {env!r} (choose from {', '.join(ENVIRONMENTS)})")
+        raise ValueError(
+            f"unknown environment {env!r} (choose from {', '.join(ENVIRONMENTS)}, "
+            "or python:MODULE:FACTORY for your own domain)"
+        )
     return benchmark, domain
 
 
@@ -121,5 +130,7 @@ def options_from_config(
 
 
 def run_policy(config: Mapping[str, Any], data_dir: Path | None = None) -> str:
-    """The domain policy of a stored run, reloaded from its benchmark data."""
+    """The domain policy of a stored run: stored with it (imported runs), else reloaded."""
+    if isinstance(config.get("policy"), str):
+        return str(config["policy"])
     return load_benchmark(str(config.get("env")), options_from_config(config, data_dir)).policy

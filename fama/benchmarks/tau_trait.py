@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,9 +56,67 @@ def load_domain(domain: str, root: Path) -> TauTraitDomain:
     return TauTraitDomain(domain_tools(domain), root)
 
 
+def domain_refs(prefix: str, domain: TauTraitDomain) -> list[dict[str, str]]:
+    """sha256 refs of the domain's policy and tool schemas (``<prefix>_policy``, ...)."""
+    return [
+        {"name": f"{prefix}_policy", "version": "data", "sha256": sha256_text(domain.policy)},
+        {
+            "name": f"{prefix}_tool_schemas",
+            "version": "data",
+            "sha256": sha256_text(json.dumps(domain.schemas, sort_keys=True)),
+        },
+    ]
+
+
+def v1_loop_defaults(tools: DomainTools) -> dict[str, Any]:
+    """The episode-loop options of tau-bench v1's tool-calling agent for a domain."""
+    return {
+        "max_agent_turns": MAX_AGENT_TURNS,
+        # tau-bench has no tool-error limit: the 30 agent turns are the bound
+        "max_errors": NO_ERROR_LIMIT,
+        "terminal_tools": tools.terminal_tools,
+        "user_stop_tokens": (STOP_TOKEN,),
+    }
+
+
+def v1_executor(
+    domain: TauTraitDomain,
+    parts: ExecutorParts,
+    loop_defaults: dict[str, Any],
+    make_user: Callable[[TauTraitTask], UserSimulator],
+) -> GraphEpisodeExecutor:
+    """Episodes on ``domain`` scored by the v1 reward, with the user ``make_user`` builds."""
+    from fama.envs.tau_trait.reward import evaluate_episode
+    from fama.runs.runner import GraphEpisodeExecutor
+
+    def make_env(task: TauTraitTask) -> ToolEnvironment:
+        return domain.new_environment(task)
+
+    def make_task_user(task: TauTraitTask, env: ToolEnvironment) -> UserSimulator:
+        return make_user(task)
+
+    async def evaluate(
+        task: TauTraitTask, env: ToolEnvironment, result: EpisodeResult
+    ) -> RewardInfo:
+        if not isinstance(env, TauTraitEnvironment):
+            raise TypeError(f"expected a TauTraitEnvironment, got {type(env).__name__}")
+        # hashing large data takes a while: keep the event loop free meanwhile
+        return await asyncio.to_thread(
+            evaluate_episode, domain, task, env.data, result.records, result.termination
+        )
+
+    return GraphEpisodeExecutor(
+        make_env=make_env,
+        make_user=make_task_user,
+        agent_model=parts.agent_model,
+        agent=parts.agent,
+        evaluate=evaluate,
+        context_options={**loop_defaults, "retry": parts.retry, **parts.context_options},
+    )
+
+
 def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
     """A tau-trait domain with its tasks, user traits and tau-bench v1 scoring."""
-    from fama.envs.tau_trait.reward import evaluate_episode
     from fama.envs.tau_trait.user import make_user_simulator
 
     tools = domain_tools(domain)
@@ -72,41 +130,13 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         task_ids=options.task_ids,
     )
     loaded = load_domain(domain, root)
-    loop_defaults: dict[str, Any] = {
-        "max_agent_turns": MAX_AGENT_TURNS,
-        # tau-bench has no tool-error limit: the 30 agent turns are the bound
-        "max_errors": NO_ERROR_LIMIT,
-        "terminal_tools": tools.terminal_tools,
-        "user_stop_tokens": (STOP_TOKEN,),
-    }
+    loop_defaults = v1_loop_defaults(tools)
 
     def make_executor(parts: ExecutorParts) -> GraphEpisodeExecutor:
-        from fama.runs.runner import GraphEpisodeExecutor
-
-        def make_env(task: TauTraitTask) -> ToolEnvironment:
-            return loaded.new_environment(task)
-
-        def make_user(task: TauTraitTask, env: ToolEnvironment) -> UserSimulator:
+        def make_user(task: TauTraitTask) -> UserSimulator:
             return make_user_simulator(parts.user_model, task, traits, retries=parts.retry)
 
-        async def evaluate(
-            task: TauTraitTask, env: ToolEnvironment, result: EpisodeResult
-        ) -> RewardInfo:
-            if not isinstance(env, TauTraitEnvironment):
-                raise TypeError(f"expected a TauTraitEnvironment, got {type(env).__name__}")
-            # hashing large data takes a while: keep the event loop free meanwhile
-            return await asyncio.to_thread(
-                evaluate_episode, loaded, task, env.data, result.records, result.termination
-            )
-
-        return GraphEpisodeExecutor(
-            make_env=make_env,
-            make_user=make_user,
-            agent_model=parts.agent_model,
-            agent=parts.agent,
-            evaluate=evaluate,
-            context_options={**loop_defaults, "retry": parts.retry, **parts.context_options},
-        )
+        return v1_executor(loaded, parts, loop_defaults, make_user)
 
     return LoadedBenchmark(
         env=f"tau-trait:{domain}",
@@ -115,22 +145,9 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         task_id=lambda task: str(task.id),
         policy=loaded.policy,
         agent_prompt=AGENT_PROMPT,
-        data_refs=[
-            {
-                "name": f"tau_trait_{domain}_policy",
-                "version": "data",
-                "sha256": sha256_text(loaded.policy),
-            },
-            {
-                "name": f"tau_trait_{domain}_tool_schemas",
-                "version": "data",
-                "sha256": sha256_text(json.dumps(loaded.schemas, sort_keys=True)),
-            },
-            *user_prompt_refs(traits),
-        ],
+        data_refs=[*domain_refs(f"tau_trait_{domain}", loaded), *user_prompt_refs(traits)],
         config={
             "data_dir": str(root),
-            "split": tasks[0].split if tasks else options.split,
             "tasks_file": None if options.tasks_file is None else str(options.tasks_file),
             "traits": traits,
             "traits_spec": format_traits(traits),

@@ -7,7 +7,9 @@ Examples::
 
 Failed episodes (reward < 1; infrastructure errors excluded) of one split are analysed: one
 analyst per failure category and a category proposer run in parallel per episode, an
-orchestrator picks the primary error(s), and a mitigation step recommends helpers. Writes
+orchestrator picks the primary error(s), and a mitigation step recommends helpers. Proposed
+categories are merged by meaning (the analyst model judges duplicates); each new category is
+mapped to existing helpers or given a lesson by the mitigation agent. Writes
 ``taxonomy.json`` and ``fama_config.json`` to ``--out`` (default ``fama-analysis/RUN_ID``).
 Evaluate the configuration on a different split than the one analysed. The per-episode
 failure labels are also saved in the run store (``fama compare`` and ``fama view`` read them);
@@ -25,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.core.paths import DEFAULT_DB
+from fama.core.paths import DEFAULT_DB, safe_name
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -143,12 +145,16 @@ def _policies(domains: set[str], run: RunInfo, data_dir: Path | None) -> dict[st
     return dict.fromkeys(domains, policy)
 
 
-def _load_episodes(store: RunStore, args: argparse.Namespace, run: RunInfo) -> list[FailedEpisode]:
+def _load_episodes(
+    store: RunStore, args: argparse.Namespace, run: RunInfo
+) -> tuple[list[FailedEpisode], list[str]]:
+    """The failed episodes to analyse, and every task of the split (the passed ones too)."""
     from fama.analysis.episodes import from_stored
 
     split = None if args.split == "all" else args.split
     stored = store.episodes(args.run_id, failed_only=True, split=split)
-    if not stored and not store.episodes(args.run_id, split=split, messages=False):
+    every = store.episodes(args.run_id, split=split, messages=False)
+    if not every:
         present = sorted({str(e.split) for e in store.episodes(args.run_id, messages=False)})
         raise AnalyzeError(
             f"run {args.run_id!r} has no episodes in split {args.split!r} "
@@ -157,7 +163,8 @@ def _load_episodes(store: RunStore, args: argparse.Namespace, run: RunInfo) -> l
     if args.limit is not None:
         stored = stored[: args.limit]
     policies = _policies({e.domain for e in stored}, run, args.data_dir)
-    return [from_stored(e, policies[e.domain]) for e in stored]
+    task_ids = sorted({e.task_id for e in every})
+    return [from_stored(e, policies[e.domain]) for e in stored], task_ids
 
 
 def _progress(total: int) -> Callable[[Recommendation], None]:
@@ -283,7 +290,7 @@ def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> in
     categories = tuple(_categories(args.categories))
     with RunStore(args.db) as store:
         run = store.load_run(args.run_id)
-        episodes = _load_episodes(store, args, run)
+        episodes, task_ids = _load_episodes(store, args, run)
     spec = _analyst_spec(args, run)
     split = None if args.split == "all" else args.split
     environment = run.config.get("env")
@@ -294,6 +301,8 @@ def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> in
         environments={run.config["domain"]: environment}
         if environment and run.config.get("domain")
         else {},
+        task_set=run.config.get("task_set"),
+        analysed_task_ids=tuple(task_ids),
         categories=categories,
         propose_categories=not args.no_propose,
         threshold=args.threshold,
@@ -324,7 +333,7 @@ def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> in
             file=sys.stderr,
         )
         return 1
-    out = args.out or Path("fama-analysis") / args.run_id
+    out = args.out or Path("fama-analysis") / safe_name(args.run_id)
     written = _write(result, out)
     saved = _save_labels(args.db, args.run_id, result.taxonomy)
     print(format_table(result.taxonomy))
@@ -338,8 +347,8 @@ def _analyze(args: argparse.Namespace, model_factory: ModelFactory | None) -> in
     print(saved)
     print(
         f"reminder: this configuration was derived from split {args.split!r} "
-        f"({len(result.taxonomy.task_ids)} tasks); evaluate it on other tasks (e.g. --split "
-        "test). `fama run` warns when the tasks overlap.",
+        f"({len(task_ids)} tasks); evaluate it on other tasks (e.g. --split test). "
+        "`fama run` refuses it on overlapping tasks unless --allow-overlap.",
         file=sys.stderr,
     )
     return 0

@@ -16,7 +16,12 @@ Each episode is saved as soon as it ends. Re-running with the same --run-id and 
 options (only --concurrency and --no-progress may change) resumes: stored episodes are
 skipped; --retry-errors also re-runs those that ended in an infrastructure or internal
 error (the failed attempt is kept in the new episode's extra.previous_attempts).
-Ctrl-C stops cleanly: finished episodes stay stored and the run is marked interrupted.
+Ctrl-C (or SIGTERM) stops cleanly: finished episodes stay stored and the run is marked
+interrupted. One process at a time works on a run id (a lease in the store).
+
+Before the first episode every model endpoint gets one tiny test request; an unreachable or
+misconfigured one stops the run with a one-line error. The exit code is 1 when every
+episode run ended in an infrastructure error or error, or the circuit breaker stopped the run.
 """
 
 from __future__ import annotations
@@ -26,11 +31,18 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fama.core.paths import DEFAULT_DB
-from fama.runs.spec import AGENTS, default_run_id
+from fama.runs.spec import (
+    AGENTS,
+    DEFAULT_CIRCUIT_BREAKER,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    DEFAULT_RETRIES,
+    default_run_id,
+)
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -39,6 +51,7 @@ if TYPE_CHECKING:
     from fama.core.fama_config import FamaConfig, FamaMode
     from fama.core.output_limits import OutputLimits
     from fama.llm.models import ModelSpec
+    from fama.runs.runner import RunSummary
     from fama.runs.spec import RunSpec
 
 ModelFactory = Callable[["ModelSpec"], "BaseChatModel"]
@@ -76,6 +89,44 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_fama_arguments(group: Any) -> None:
+    """The FAMA knobs (with --agent fama); each is stored in the run's ``RunSpec``."""
+    group.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="run a --fama-config derived from some of the evaluated tasks (flagged); "
+        "refused otherwise",
+    )
+    group.add_argument("--helper-model", help="model of FAMA's helpers (default: --model)")
+    group.add_argument("--helper-base-url", help="server of --helper-model (default --base-url)")
+    group.add_argument(
+        "--guidance-budget", type=int, help="guidance tokens per decision (default 500)"
+    )
+    group.add_argument(
+        "--helpers",
+        help="helper pool, e.g. constraints_extractor,memory (overrides the configuration's)",
+    )
+    group.add_argument(
+        "--tool-use", choices=["fc", "react"], help="FAMA's tool-use node (default fc)"
+    )
+    group.add_argument(
+        "--max-redecisions",
+        type=int,
+        help="re-decisions after a blocked write before it is refused (default 1)",
+    )
+
+
+FAMA_KNOBS = (
+    "allow_overlap",
+    "helper_model",
+    "helper_base_url",
+    "guidance_budget",
+    "helpers",
+    "tool_use",
+    "max_redecisions",
+)
+
+
 def register(subparsers: Any) -> None:
     """Add the ``run`` sub-command."""
     parser = subparsers.add_parser(
@@ -97,6 +148,7 @@ def register(subparsers: Any) -> None:
         help="FAMA helper mode (with --agent fama; default static)",
     )
     agent.add_argument("--fama-config", type=Path, help="FAMA configuration (JSON)")
+    add_fama_arguments(agent)
     agent.add_argument(
         "--max-steps",
         type=int,
@@ -149,6 +201,33 @@ def register(subparsers: Any) -> None:
         help="on resume, re-run episodes stored as infrastructure_error or error",
     )
     execution.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    # --- reliability (issue 12) ---
+    execution.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"per model request (default {DEFAULT_REQUEST_TIMEOUT_S:.0f}: suits a CPU model)",
+    )
+    execution.add_argument(
+        "--retries",
+        type=int,
+        default=DEFAULT_RETRIES,
+        help=f"retries of a failed model request, with backoff (default {DEFAULT_RETRIES})",
+    )
+    execution.add_argument(
+        "--circuit-breaker",
+        type=int,
+        default=DEFAULT_CIRCUIT_BREAKER,
+        metavar="N",
+        help="stop the run after N consecutive infrastructure errors (default "
+        f"{DEFAULT_CIRCUIT_BREAKER}; 0: never)",
+    )
+    agent.add_argument(
+        "--force-config",
+        action="store_true",
+        help="run a FAMA configuration made for another environment",
+    )
     # --- issue 14: tracing (fama.runs.tracing) ---
     execution.add_argument(
         "--trace",
@@ -186,22 +265,33 @@ def split_ids(values: Sequence[str] | None) -> list[str] | None:
 
 
 def role_model_specs(spec: RunSpec) -> dict[str, ModelSpec | None]:
-    """The agent, user and judge model specs of a run (judge ``None`` when unused)."""
+    """The agent, user, judge and FAMA helper model specs of a run (``None`` when unused)."""
     from fama.core.output_limits import OutputLimits
     from fama.llm.models import ModelSpec
 
+    timeout = spec.request_timeout_s
     limit = OutputLimits(spec.max_output_tokens).for_node
     return {
+        "helper": None
+        if spec.helper_model is None
+        else ModelSpec(
+            model=spec.helper_model,
+            base_url=spec.helper_base_url,
+            temperature=spec.temperature,
+            max_tokens=limit("helper"),
+        ),
         "agent": ModelSpec(
             model=spec.model,
             base_url=spec.base_url,
             temperature=spec.temperature,
+            timeout_s=timeout,
             max_tokens=limit("agent"),
         ),
         "user": ModelSpec(
             model=spec.user_model or spec.model,
             base_url=spec.user_base_url,
             temperature=spec.temperature,
+            timeout_s=timeout,
             max_tokens=limit("user"),
         ),
         "judge": None
@@ -210,23 +300,45 @@ def role_model_specs(spec: RunSpec) -> dict[str, ModelSpec | None]:
             model=spec.judge_model,
             base_url=spec.judge_base_url,
             temperature=0.0,
+            timeout_s=timeout,
             max_tokens=limit("judge"),
         ),
     }
 
 
-def run_command(args: argparse.Namespace, *, model_factory: ModelFactory | None = None) -> int:
-    """Run (or resume) the episodes described by ``args``; returns the exit code."""
+def run_command(
+    args: argparse.Namespace,
+    *,
+    model_factory: ModelFactory | None = None,
+    probe: bool | None = None,
+) -> int:
+    """Run (or resume) the episodes described by ``args``; returns the exit code.
+
+    ``probe`` (default: only with the default model factory, not an injected one) sends each
+    model endpoint one test request before the first episode.
+    """
     from fama.envs.tau2.data import DataNotFoundError
+    from fama.llm.models import ModelConfigError
+    from fama.llm.probe import EndpointError
+    from fama.runs.spec import SplitError
     from fama.runs.store import RunConfigMismatchError, StoreError
     from fama.serving.session import LocalServingError, UnknownLocalModelError
 
     try:
-        return _run(args, model_factory)
-    except (UsageError, DataNotFoundError, RunConfigMismatchError, UnknownLocalModelError) as exc:
+        return _run(args, model_factory, model_factory is None if probe is None else probe)
+    except (
+        UsageError,
+        DataNotFoundError,
+        RunConfigMismatchError,
+        UnknownLocalModelError,
+        ModelConfigError,
+    ) as exc:
         print(f"fama run: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, LocalServingError) as exc:
+    except SplitError as exc:
+        print(f"fama run: refused: {exc}", file=sys.stderr)
+        return 2
+    except (StoreError, LocalServingError, EndpointError) as exc:
         print(f"fama run: {exc}", file=sys.stderr)
         return 1
 
@@ -281,13 +393,27 @@ def build_run_spec(
 ) -> RunSpec:
     """The run's configuration from the command line and the selected benchmark."""
     from fama.runs.runner import trial_seeds
-    from fama.runs.spec import RunSpec, fairness_warning, loop_config
+    from fama.runs.spec import RunSpec, check_split, loop_config
 
     task_ids = [loaded.task_id(t) for t in loaded.tasks]
     loop = loop_options(args, loaded)
     user_model = args.user_model or args.model
     uses_judge = loaded.env.startswith("tau2:") and not args.no_judge
     source = str(args.fama_config) if args.fama_config else "the FAMA configuration"
+    warning, overlap = (
+        (None, [])
+        if fama_config is None
+        else check_split(
+            fama_config,
+            source,
+            env=loaded.env,
+            split=args.split,
+            task_ids=task_ids,
+            allow_overlap=args.allow_overlap,
+            force_config=args.force_config,
+        )
+    )
+    fama = args.agent == "fama"
     return RunSpec(
         env=args.env,
         domain=loaded.domain,
@@ -312,14 +438,23 @@ def build_run_spec(
         max_errors=loop["max_errors"],
         tool_call_mode=args.tool_call_mode,
         max_output_tokens=output_limits(args).table,
-        fairness_warning=None
-        if fama_config is None
-        else fairness_warning(fama_config, source, args.split, task_ids),
+        fairness_warning=warning,
+        helper_model=args.helper_model,
+        helper_base_url=(args.helper_base_url or args.base_url) if args.helper_model else None,
+        guidance_budget=args.guidance_budget,
+        helpers=split_ids([args.helpers]) if args.helpers else None,
+        tool_use=(args.tool_use or "fc") if fama else None,
+        max_redecisions=args.max_redecisions,
+        allow_overlap=args.allow_overlap,
+        overlap_task_ids=overlap,
         concurrency=args.concurrency,
+        request_timeout_s=args.request_timeout,
+        retries=args.retries,
+        circuit_breaker=args.circuit_breaker,
     )
 
 
-def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
+def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bool) -> int:
     import asyncio
 
     from fama.benchmarks.registry import ExecutorParts
@@ -327,7 +462,11 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     from fama.core.retry import RetryPolicy
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
     from fama.llm.endpoints import snapshot, usage_since
+    from fama.llm.probe import probe_models
     from fama.prompts.registry import load_prompt
+    from fama.runs.breaker import CircuitBreaker
+    from fama.runs.interrupts import sigterm_as_interrupt
+    from fama.runs.lease import held_lease
     from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs
     from fama.runs.store import FAILED_STATUSES, RunStore
     from fama.runs.tracing import run_trace, trace_callbacks
@@ -337,6 +476,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    _check_reliability_options(args)
     loaded = load_selected(args)
     spec = build_run_spec(args, loaded, fama_config, mode)
     if spec.fairness_warning:
@@ -347,7 +487,12 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     loop = loop_options(args, loaded)
     try:
         agent = agent_setup(
-            args.agent, fama_config=fama_config, mode=mode, agent_prompt=loaded.agent_prompt
+            args.agent,
+            fama_config=fama_config,
+            mode=mode,
+            agent_prompt=loaded.agent_prompt,
+            fama_options=fama_options(spec, loaded.env),
+            tool_use=spec.tool_use or "fc",
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -360,41 +505,59 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
         callbacks, close_trace = trace_callbacks(args.trace, args.trace_file)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    with RunStore(args.db) as store, ExitStack() as stack:
+    with (
+        sigterm_as_interrupt() as terminated,
+        RunStore(args.db) as store,
+        ExitStack() as stack,
+        asyncio.Runner() as runner,  # one event loop for the probe and the run
+    ):
+        stack.enter_context(held_lease(args.db, run_id))
         stack.callback(close_trace)
-        resumed = store.create_or_resume_run(
-            run_id, spec.to_config(), refs, differences=spec.differences
-        )
-        keep = ["done"] if args.retry_errors else None
-        stored = store.finished_episode_keys(run_id, statuses=keep)
-        retried = (
-            store.episodes(run_id, statuses=FAILED_STATUSES, messages=False)
-            if args.retry_errors
-            else []
-        )
-        jobs = plan_jobs(
-            loaded.tasks, args.trials, skip=stored, retried=retried, task_id=loaded.task_id
-        )
-        verb = "resuming" if resumed else "starting"
-        print(
-            f"{verb} run {run_id}: {len(jobs)} episodes to run, {len(stored)} already stored "
-            f"(db {args.db})",
-            file=sys.stderr,
-        )
         from fama.serving.session import served_models
 
         with served_models(specs, stack) as live_specs:
             factory = model_factory or _default_factory()
+            models = {
+                role: (live, factory(live)) for role, live in live_specs.items() if live is not None
+            }
+            if probe:
+                runner.run(probe_models(models, timeout_s=min(60.0, spec.request_timeout_s)))
+            resumed = store.create_or_resume_run(
+                run_id, spec.to_config(), refs, differences=spec.differences
+            )
+            keep = ["done"] if args.retry_errors else None
+            stored = store.finished_episode_keys(run_id, statuses=keep)
+            retried = (
+                store.episodes(run_id, statuses=FAILED_STATUSES, messages=False)
+                if args.retry_errors
+                else []
+            )
+            jobs = plan_jobs(
+                loaded.tasks, args.trials, skip=stored, retried=retried, task_id=loaded.task_id
+            )
+            verb = "resuming" if resumed else "starting"
+            print(
+                f"{verb} run {run_id}: {len(jobs)} episodes to run, {len(stored)} already "
+                f"stored (db {args.db})",
+                file=sys.stderr,
+            )
+            if resumed and not args.retry_errors:
+                _note_skipped_failures(
+                    len(store.finished_episode_keys(run_id, statuses=FAILED_STATUSES))
+                )
+            if "helper" in models:
+                agent = replace(
+                    agent,
+                    context_options={**agent.context_options, "helper_model": models["helper"][1]},
+                )
             execute = loaded.make_executor(
                 ExecutorParts(
                     agent=agent,
-                    agent_model=factory(_require(live_specs["agent"])),
-                    user_model=factory(_require(live_specs["user"])),
-                    judge_model=None
-                    if live_specs["judge"] is None
-                    else factory(live_specs["judge"]),
+                    agent_model=models["agent"][1],
+                    user_model=models["user"][1],
+                    judge_model=models["judge"][1] if "judge" in models else None,
                     judge_model_name=spec.judge_model or "",
-                    retry=RetryPolicy(),
+                    retry=RetryPolicy(attempts=spec.retries + 1),
                     context_options={
                         **loop,
                         "output_limits": OutputLimits(spec.max_output_tokens),
@@ -403,8 +566,9 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
             )
             endpoints_before = snapshot()
             stack.callback(lambda: store.add_endpoint_stats(run_id, usage_since(endpoints_before)))
+            breaker = CircuitBreaker(spec.circuit_breaker) if spec.circuit_breaker else None
             try:
-                summary = asyncio.run(
+                summary = runner.run(
                     run_jobs(
                         store,
                         run_id,
@@ -417,15 +581,22 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
                         skipped=len(stored),
                         progress=Progress(enabled=not args.no_progress),
                         trace=run_trace(run_id, spec.to_config(), callbacks=callbacks),
+                        breaker=breaker,
                     )
                 )
             except KeyboardInterrupt:
                 print(
-                    f"\ninterrupted: finished episodes are saved in {args.db}. Resume with the "
-                    f"same options and --run-id {run_id}:\n  {command_line(args, run_id)}",
+                    f"\ninterrupted{' (SIGTERM)' if terminated else ''}: finished episodes are "
+                    f"saved in {args.db}. Resume with the same options and --run-id {run_id}:\n"
+                    f"  {command_line(args, run_id)}",
                     file=sys.stderr,
                 )
-                return 130
+                return 143 if terminated else 130
+    return _finish(args, run_id, summary)
+
+
+def _finish(args: argparse.Namespace, run_id: str, summary: RunSummary) -> int:
+    """Print the end of run lines; the exit code (1: stopped early or every episode failed)."""
     print(
         f"run {run_id} finished: {summary.finished} run now, {summary.skipped} stored before, "
         f"{summary.infra_errors} infrastructure errors, {summary.errors} errors.\n"
@@ -435,7 +606,39 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None) -> int:
     if summary.infra_errors or summary.errors:
         retry = f"{command_line(args, run_id)} --retry-errors"
         print(f"  to run the failed episodes again: {retry}", file=sys.stderr)
+    if summary.stopped is not None:
+        print(f"fama run: stopped early: {summary.stopped}", file=sys.stderr)
+        return 1
+    if summary.all_failed:
+        print(
+            f"fama run: all {summary.finished} episodes failed ({summary.infra_errors} "
+            f"infrastructure errors, {summary.errors} errors)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _note_skipped_failures(count: int) -> None:
+    """On resume without --retry-errors: say that stored failures are not run again."""
+    if count:
+        print(
+            f"  {count} stored episodes ended in an infrastructure error or error and are "
+            "skipped; add --retry-errors to run them again",
+            file=sys.stderr,
+        )
+
+
+def _check_reliability_options(args: argparse.Namespace) -> None:
+    """Timeout, retries, breaker and temperature: clear errors for unusable values."""
+    import math
+
+    if not math.isfinite(args.request_timeout) or args.request_timeout <= 0:
+        raise UsageError("--request-timeout must be a positive number of seconds")
+    if args.retries < 0 or args.circuit_breaker < 0:
+        raise UsageError("--retries and --circuit-breaker must be at least 0")
+    if not math.isfinite(args.temperature) or not 0.0 <= args.temperature <= 2.0:
+        raise UsageError(f"--temperature must be between 0 and 2, got {args.temperature}")
 
 
 def _require(spec: ModelSpec | None) -> ModelSpec:
@@ -450,23 +653,57 @@ def _default_factory() -> ModelFactory:
     return resolve_chat_model
 
 
+def fama_options(spec: RunSpec, env: str) -> dict[str, Any]:
+    """The ``fama_settings`` keywords of a run's FAMA knobs (given ones only)."""
+    options: dict[str, Any] = {"environment": env}
+    if spec.guidance_budget is not None:
+        options["guidance_budget"] = spec.guidance_budget
+    if spec.helpers is not None:
+        options["helpers"] = spec.helpers
+    if spec.max_redecisions is not None:
+        options["max_redecisions"] = spec.max_redecisions
+    return options
+
+
 def _fama_options(args: argparse.Namespace) -> tuple[FamaConfig | None, FamaMode | None]:
     """Validate the FAMA options; returns the loaded configuration and the mode."""
     from fama.core.fama_config import FamaConfig
 
     if args.agent != "fama":
-        if args.mode is not None or args.fama_config is not None:
-            raise UsageError("--mode and --fama-config need --agent fama")
+        given = [k for k in ("mode", "fama_config", *FAMA_KNOBS) if getattr(args, k, None)]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UsageError(f"{flags} need --agent fama")
         return None, None
+    for name, least in (("guidance_budget", 1), ("max_redecisions", 0)):
+        value = getattr(args, name)
+        if value is not None and value < least:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least {least}")
+    if args.helper_base_url and not args.helper_model:
+        raise UsageError("--helper-base-url needs --helper-model")
+    if args.allow_overlap and args.fama_config is None:
+        raise UsageError("--allow-overlap needs --fama-config")
     mode: FamaMode = args.mode or "static"
     if args.fama_config is None:
-        if mode == "static":
-            raise UsageError("--agent fama --mode static needs --fama-config FILE")
+        if mode == "static" and not args.helpers:
+            raise UsageError("--agent fama --mode static needs --fama-config FILE (or --helpers)")
         return None, mode
     try:
-        return FamaConfig.load(args.fama_config), mode
+        config = FamaConfig.load(args.fama_config)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    _check_fama_config(config, args)
+    return config, mode
+
+
+def _check_fama_config(config: FamaConfig, args: argparse.Namespace) -> None:
+    """Helpers and parameters valid (the environment is checked by ``check_split``)."""
+    from fama.helpers.params import config_problems
+
+    problems = config_problems(config)
+    if problems:
+        shown = "\n  ".join(problems[:5]) + ("\n  ..." if len(problems) > 5 else "")
+        raise UsageError(f"{args.fama_config} cannot be used:\n  {shown}")
 
 
 def command_line(args: argparse.Namespace, run_id: str) -> str:
@@ -499,6 +736,7 @@ _COMMAND_OPTIONS = (
     "agent",
     "mode",
     "fama_config",
+    *FAMA_KNOBS,
     "max_steps",
     "max_errors",
     "tool_call_mode",
@@ -514,4 +752,8 @@ _COMMAND_OPTIONS = (
     "run_id",
     "db",
     "concurrency",
+    "request_timeout",
+    "retries",
+    "circuit_breaker",
+    "force_config",
 )

@@ -4,20 +4,18 @@ serve them on 127.0.0.1."""
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from fama.core.paths import DEFAULT_DB
+from fama.core.paths import DEFAULT_DB, safe_name
 
 DEFAULT_DIR = Path("fama-view")
 
 
 def default_out(run_id: str) -> Path:
     """``fama-view/<run id>.html`` (characters unsafe in file names replaced by ``_``)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", run_id).lstrip(".") or "run"
-    return DEFAULT_DIR / f"{name}.html"
+    return DEFAULT_DIR / f"{safe_name(run_id)}.html"
 
 
 def register(subparsers: Any) -> None:
@@ -31,8 +29,8 @@ def register(subparsers: Any) -> None:
         "decisions (diagnosis, active helpers, guidance), the reward breakdown, usage and "
         "the failure labels. Episode details are written to a folder next to the page "
         "(NAME-data/) and loaded when an episode is opened, so big runs make small pages. "
-        "The page needs no server and no network; --serve also serves its folder on "
-        "127.0.0.1 until Ctrl-C.",
+        "The page needs no server and no network; --serve also serves the page and its "
+        "data files (nothing else) on 127.0.0.1 until Ctrl-C.",
     )
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument(
@@ -43,7 +41,7 @@ def register(subparsers: Any) -> None:
         "-o",
         type=Path,
         metavar="FILE",
-        help=f"HTML file to write (default {DEFAULT_DIR}/RUN_ID.html)",
+        help=f"HTML file (or existing folder) to write (default {DEFAULT_DIR}/RUN_ID.html)",
     )
     parser.add_argument(
         "--failed-only",
@@ -54,7 +52,9 @@ def register(subparsers: Any) -> None:
         "--limit", type=int, metavar="N", help="list at most N episodes (after --failed-only)"
     )
     parser.add_argument(
-        "--serve", action="store_true", help="serve the page's folder on 127.0.0.1 until Ctrl-C"
+        "--serve",
+        action="store_true",
+        help="serve the page and its data files (only them) on 127.0.0.1 until Ctrl-C",
     )
     parser.add_argument(
         "--port", type=int, default=0, help="port for --serve (default 0: a free port)"
@@ -74,6 +74,8 @@ def run_view(args: argparse.Namespace) -> int:
         print(f"fama view: --limit must be 0 or more, got {args.limit}", file=sys.stderr)
         return 2
     out: Path = args.out or default_out(args.run_id)
+    if out.is_dir():  # -o DIR: the default file name inside it
+        out = out / default_out(args.run_id).name
     try:
         with RunStore(args.db, create=False) as store:
             path = write_view(
@@ -90,13 +92,13 @@ def run_view(args: argparse.Namespace) -> int:
 
 
 def serve(path: Path, port: int) -> int:
-    """Serve ``path``'s folder on 127.0.0.1 until Ctrl-C; print the page's address."""
+    """Serve the page ``path`` on 127.0.0.1 until Ctrl-C; print its address."""
     from urllib.parse import quote
 
     from fama.view import make_server
 
     try:
-        server = make_server(path.parent.resolve(), port)
+        server = make_server(path, port)
     except OSError as exc:
         print(f"fama view: cannot listen on 127.0.0.1:{port}: {exc}", file=sys.stderr)
         return 2

@@ -64,6 +64,7 @@ class Diagnosis(TypedDict, total=False):
     plan_user_turns: int  # planner: user turns when the plan was made
     verifier_checks: int  # verifier: proposals checked so far
     verifier_blocks: list[VerifierBlock]  # verifier: proposals withdrawn so far
+    drivers: dict[str, list[str]]  # mitigation (dynamic): helper -> categories it serves
 
 
 def merge_diagnosis(current: Diagnosis | None, update: Diagnosis | None) -> Diagnosis:
@@ -91,6 +92,8 @@ class FamaSettings:
     helper_params: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    helpers: tuple[str, ...] | None = None  # the run's helper pool when set (--helpers)
+    environment: str | None = None  # e.g. tau2:retail (memory's window per domain)
 
     def params(self, helper: str) -> dict[str, Any]:
         """A copy of one helper's resolved parameters."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -18,6 +19,12 @@ def cache_dir() -> Path:
 def pulled_data_dir(benchmark: str) -> Path:
     """Where ``fama data pull BENCHMARK`` puts a benchmark's data (e.g. ``.../data/tau2``)."""
     return cache_dir() / "data" / benchmark
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one file name: characters other than ``A-Za-z0-9._-`` become ``_`` and
+    leading dots are dropped, so a run id like ``../../x`` or ``/etc/x`` stays in its folder."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".") or "run"
 
 
 DEFAULT_DB = Path("fama-runs.sqlite")

@@ -15,6 +15,7 @@ Termination = Literal[
     "max_steps",
     "too_many_errors",
     "infrastructure_error",  # the model server failed after retries
+    "context_overflow",  # the server refused the prompt as longer than the model's context
     "repeated_call",  # the agent kept sending the same failing tool calls
 ]
 
@@ -44,10 +45,15 @@ class NodeTiming(TypedDict):
 
 
 class Guidance(TypedDict):
-    """Short advice one FAMA helper produced for the current decision only."""
+    """Short advice one FAMA helper produced for the current decision only.
+
+    ``error`` is set (and ``text`` empty) when the helper failed: the decision went on
+    without its advice.
+    """
 
     helper: str
     text: str
+    error: NotRequired[str]
 
 
 class FamaDecision(TypedDict):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fama.core.env import ToolKind, ToolOutput
+from fama.envs.tool_runner import run_tool
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -16,14 +16,17 @@ class LangChainToolEnvironment:
     """A ``ToolEnvironment`` over plain LangChain tools (for the embeddable agent).
 
     Tools named in ``write_tools`` are write tools (checked by the decision verifier and
-    weighed by the orchestrator's signals); the others count as read tools. Tools are run
-    synchronously with ``tool.invoke``; any exception becomes an error result.
+    weighed by the orchestrator's signals); the others count as read tools. Tools run
+    through ``fama.envs.tool_runner.run_tool`` (async-only tools too); any exception becomes
+    an error result.
     """
 
     def __init__(self, tools: Sequence[BaseTool], policy: str, write_tools: Iterable[str] = ()):
         self._tools = {t.name: t for t in tools}
         if len(self._tools) != len(tools):
-            raise ValueError("tool names must be unique")
+            given = [t.name for t in tools]
+            doubled = sorted({n for n in given if given.count(n) > 1})
+            raise ValueError(f"tool names must be unique: {doubled}")
         self._writes = frozenset(write_tools)
         unknown = sorted(self._writes - self._tools.keys())
         if unknown:
@@ -52,12 +55,4 @@ class LangChainToolEnvironment:
         tool = self._tools.get(name)
         if tool is None:
             return ToolOutput(f"Error: Tool '{name}' not found.", error=True)
-        try:
-            result = tool.invoke(arguments)
-        except Exception as exc:  # a tool's failure is the model's information, not a crash
-            return ToolOutput(f"Error: {exc}", error=True)
-        if isinstance(result, str):
-            return ToolOutput(result)
-        if isinstance(result, dict | list):
-            return ToolOutput(json.dumps(result, default=str))
-        return ToolOutput(str(result))
+        return run_tool(tool, arguments)

@@ -10,12 +10,18 @@ dynamic: minimal cover of the signalled categories within the guidance budget), 
 helpers run in parallel and write short ``guidance``, and the tool-use node (swappable: the
 function-calling node by default, the ReAct node or any node with the same contract) makes
 the decision with that guidance in its input, for this decision only; guidance never enters
-``messages``. When the decision verifier is active (or in dynamic mode) a proposed write
-action is checked before it runs; a violating proposal is withdrawn and the tool-use node
-decides again with the remediation (bounded by the verifier's ``max_redecisions``).
+``messages``. When the decision verifier is active (or in dynamic mode) every proposed write
+action is checked before it runs, re-proposals included (a hard gate): a violating proposal
+is withdrawn and the tool-use node decides again with the remediation, at most
+``max_redecisions`` times; a proposal still violating after that is refused, never run: it
+stays in the trajectory with one error result per call saying why, and the episode goes on
+with the next decision.
 
 Every decision leaves one ``FamaDecision`` in ``fama_decisions``, written when the decision is
-final: by the tool-use node, or by the verifier when it lets the proposal through. The run
+final: by the tool-use node, or by the verifier when it lets the proposal through or refuses
+it. Its diagnosis holds the verifier's blocks, the write gate's outcome (``passed`` or
+``refused``; absent when no write was checked) and, in dynamic mode, the signals and which
+categories drove the choice of each helper (``drivers``). The run
 settings (mode, configuration, taxonomy, budget, helper parameters, prompts) are read from
 ``runtime.context`` (a ``FamaContext``); the state holds only per-step data.
 """
@@ -28,16 +34,17 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
 from langchain_core.messages import AIMessage, RemoveMessage
-from langgraph.graph import StateGraph
+from langgraph.graph import END, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from fama.core.fama_state import Diagnosis, FamaContext, FamaState, timing
 from fama.core.state import FamaDecision
 from fama.helpers import decision_verifier
-from fama.helpers.base import HelperInput, llm_node
+from fama.helpers.base import HelperInput, failure_guidance, llm_node
 from fama.helpers.registry import GUIDANCE_HELPERS
 from fama.helpers.settings import helper_env
+from fama.nodes.env_tools import refuse_tool_calls
 from fama.nodes.mitigation import TOOL_USE, fan_out, helper_node_name, mitigation_node
 from fama.nodes.orchestrator import orchestrator_node
 
@@ -88,21 +95,31 @@ def make_helper_node(helper: str) -> Callable[[Mapping[str, Any], Runtime[FamaCo
 
 
 def decision_record(
-    state: FamaState, settings_mode: str, message_index: int, *, checks: int
+    state: FamaState,
+    settings_mode: str,
+    message_index: int,
+    *,
+    checks: int,
+    gate: str | None = None,
+    blocks: int | None = None,
 ) -> FamaDecision:
     """The record of the decision producing message ``message_index`` (``checks``: verifier
-    checks made in this decision; its blocks are the last ``redecisions`` ones)."""
+    checks made in this decision; its blocks are the last ``blocks`` ones, by default the
+    ``redecisions``; ``gate``: the write gate's outcome, if a write was checked)."""
     record: Diagnosis = state.get("diagnosis") or {}
-    blocked = state.get("redecisions", 0)
+    blocked = state.get("redecisions", 0) if blocks is None else blocks
     diagnosis: dict[str, Any] = {"decision": int(record.get("decisions", 0))}
     if settings_mode == "dynamic":
         signals = list(record.get("signals", []))
         diagnosis["signals"] = signals
         diagnosis["categories"] = list(dict.fromkeys(s["category"] for s in signals))
+        diagnosis["drivers"] = dict(record.get("drivers", {}))
     diagnosis["verifier_checks"] = checks
     diagnosis["verifier_blocks"] = (
         list(record.get("verifier_blocks", []))[-blocked:] if blocked else []
     )
+    if gate is not None:
+        diagnosis["write_gate"] = gate
     return {
         "message_index": message_index,
         "mode": settings_mode,
@@ -130,9 +147,6 @@ def proposal_needs_verification(
     active = decision_verifier.NAME in state.get("active_helpers", [])
     if not active and settings.mode != "dynamic":
         return False
-    limit = int(settings.params(decision_verifier.NAME)["max_redecisions"])
-    if state.get("redecisions", 0) >= limit:
-        return False
     kind = runtime.context.env.tool_kind
     return any(kind(call["name"]) == "write" for call in proposal.tool_calls)
 
@@ -158,8 +172,9 @@ def decision_tool_use(inner: ToolUseNode) -> ToolUseNode:
 
 
 async def verifier_node(state: FamaState, runtime: Runtime[FamaContext]) -> Command[Any]:
-    """Check the proposed write action: let it through to the tools, or withdraw it and
-    send the tool-use node back with the remediation as guidance."""
+    """Check the proposed write action: let it through to the tools, withdraw it and send
+    the tool-use node back with the remediation as guidance, or, when the re-decisions are
+    used up, refuse it (error results, on to the next decision)."""
     started = time.perf_counter()
     proposal = state["messages"][-1]
     if not isinstance(proposal, AIMessage):
@@ -173,16 +188,39 @@ async def verifier_node(state: FamaState, runtime: Runtime[FamaContext]) -> Comm
         "node_timings": timing(llm_node(decision_verifier.NAME), started),
         "diagnosis": diagnosis,
     }
+    checks = state.get("redecisions", 0) + 1
+    mode = runtime.context.fama.mode
     if verdict.ok:
-        checks = state.get("redecisions", 0) + 1
-        mode = runtime.context.fama.mode
-        update["fama_decisions"] = [
-            decision_record(state, mode, len(state["messages"]) - 1, checks=checks)
-        ]
+        decision = decision_record(
+            state, mode, len(state["messages"]) - 1, checks=checks, gate="passed"
+        )
+        if verdict.failure:  # the model check failed: recorded, the proposal goes on
+            decision["guidance"].append(failure_guidance(decision_verifier.NAME, verdict.failure))
+        update["fama_decisions"] = [decision]
         return Command(goto=TOOLS, update=update)
     blocks = list(record.get("verifier_blocks", []))
     blocks.append({"check": verdict.check, "problem": verdict.problem})
     diagnosis["verifier_blocks"] = blocks
+    if state.get("redecisions", 0) >= int(env.params["max_redecisions"]):
+        reason = decision_verifier.remediation(
+            proposal, verdict, env, decision_verifier.REFUSAL_PROMPT
+        )
+        refusal = refuse_tool_calls(runtime.context, state, proposal, reason)
+        refusal.pop("node_timings")  # no tool ran: the time is the verifier's
+        update |= refusal
+        update["node_timings"] = timing(llm_node(decision_verifier.NAME), started)
+        blocked = cast(FamaState, {**state, "diagnosis": {**record, **diagnosis}})
+        update["fama_decisions"] = [
+            decision_record(
+                blocked,
+                mode,
+                len(state["messages"]) - 1,
+                checks=checks,
+                gate="refused",
+                blocks=checks,
+            )
+        ]
+        return Command(goto=END if update.get("termination") else ORCHESTRATOR, update=update)
     text = decision_verifier.remediation(proposal, verdict, env)
     update["messages"] = [RemoveMessage(id=proposal.id or "")]
     update["guidance"] = [{"helper": decision_verifier.NAME, "text": text}]
@@ -207,7 +245,9 @@ def add_decision_nodes(
     for helper in GUIDANCE_HELPERS:
         builder.add_node(helper_node_name(helper), wrap(make_helper_node(helper)))
     builder.add_node(TOOL_USE, wrap(decision_tool_use(decisions.tool_use())))
-    builder.add_node(VERIFIER, wrap(verifier_node), destinations=(TOOL_USE, TOOLS))
+    builder.add_node(
+        VERIFIER, wrap(verifier_node), destinations=(TOOL_USE, TOOLS, ORCHESTRATOR, END)
+    )
     builder.add_edge(ORCHESTRATOR, MITIGATION)
     helper_nodes = [helper_node_name(h) for h in GUIDANCE_HELPERS]
     builder.add_conditional_edges(MITIGATION, wrap(fan_out), [*helper_nodes, TOOL_USE])

@@ -21,8 +21,12 @@ output limit) is kept out of the trajectory, counts as one step and one error, a
 asked again (see
 ``fama.nodes.fc_agent``).
 
-``run_episode`` never raises for model failures: a model that stays unreachable after the
-retries ends the episode with termination ``infrastructure_error`` and every finished message.
+``run_episode`` never raises for an exception inside the graph: the episode keeps the last
+state the graph reached (every finished message, tool result, LLM call and node timing) and
+the exception (``EpisodeResult.exception``, classified by ``fama.llm.failures``): a model
+that stays unreachable after the retries or any other server fault ends it with termination
+``infrastructure_error``, a prompt the server refuses as too long with ``context_overflow``,
+anything else (a bug) with no termination (the runner stores it as status ``error``).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from fama.core.fama_state import FamaContext, FamaState
 from fama.core.state import LLMCall, NodeTiming, Termination
 from fama.core.steps import count_steps
 from fama.core.trajectory import MessageRecord, to_records
-from fama.core.users import STOP_TOKENS, UserSimulatorError, is_user_stop
+from fama.core.users import STOP_TOKENS, is_user_stop
 from fama.core.views import is_user_tool_call, is_user_tool_result
 from fama.graph.decision import (
     ORCHESTRATOR,
@@ -53,7 +57,7 @@ from fama.graph.decision import (
     route_after_tool_use,
 )
 from fama.graph.tracing import decision_traced
-from fama.llm.call import ModelUnavailableError
+from fama.llm.failures import FailureInfo, failure_detail, failure_info
 from fama.nodes.env_tools import tools_node, user_tools_node
 from fama.nodes.fc_agent import fc_agent_node
 from fama.nodes.mitigation import TOOL_USE
@@ -186,6 +190,7 @@ class EpisodeResult:
     error_detail: str | None = None
     agent_issues: list[AgentIssue] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # FAMA diagnosis, helpers, decisions
+    exception: FailureInfo | None = None  # what ended the episode early, if anything
 
 
 _EXTRA_KEYS = ("diagnosis", "active_helpers", "fama_decisions")
@@ -245,10 +250,9 @@ async def run_episode(
     agent_node: AgentNode | None = None,
     initial_messages: Sequence[AnyMessage] | None = None,
 ) -> EpisodeResult:
-    """Run one episode to its end; model failures become a recorded termination.
+    """Run one episode to its end; an exception in the graph ends it with what was done.
 
-    ``ModelUnavailableError`` (model server down after retries) and ``UserSimulatorError``
-    end the episode as ``infrastructure_error``; ``KeyboardInterrupt`` and cancellation
+    See the module docstring for the terminations; ``KeyboardInterrupt`` and cancellation
     propagate.
     """
     state = initial_state(initial_messages, ctx.user_stop_tokens)
@@ -259,8 +263,28 @@ async def run_episode(
     try:
         async for values in graph.astream(state, config, context=ctx, stream_mode="values"):
             state = cast(EpisodeLoopState, values)
-    except (ModelUnavailableError, UserSimulatorError) as exc:
-        state = {**state, "termination": "infrastructure_error", "error_detail": str(exc)}
     except GraphRecursionError as exc:
         state = {**state, "termination": "max_steps", "error_detail": f"graph: {exc}"}
+    except Exception as exc:  # keep everything done before the failure
+        return failed_result(state, exc)
     return episode_result(state)
+
+
+_FAILURE_TERMINATIONS: dict[str, Termination | None] = {
+    "context_overflow": "context_overflow",
+    "infrastructure": "infrastructure_error",
+    "error": None,
+}
+
+
+def failed_result(state: EpisodeLoopState, exc: BaseException) -> EpisodeResult:
+    """The result of an episode an exception ended: the last state plus the exception.
+
+    ``error_detail`` is ``Type: message`` for server faults and the traceback for bugs.
+    """
+    info = failure_info(exc)
+    termination = _FAILURE_TERMINATIONS[info["kind"]]
+    detail = failure_detail(exc)
+    result = episode_result({**state, "termination": termination, "error_detail": detail})
+    result.exception = info
+    return result

@@ -95,6 +95,35 @@ def guidance(helper: str, text: str, max_chars: int | None = None) -> HelperUpda
     return {"guidance": [{"helper": helper, "text": body}] if body else []}
 
 
+def failed(helper: str, exc: BaseException) -> HelperUpdate:
+    """The update of a helper that failed: no advice, the error recorded on the decision."""
+    return {"guidance": [failure_guidance(helper, failure_text(exc))]}
+
+
+def failure_guidance(helper: str, error: str) -> Guidance:
+    """The guidance item of a failed helper (no text; the tool-use node leaves it out)."""
+    return {"helper": helper, "text": "", "error": error}
+
+
+def failure_text(exc: BaseException) -> str:
+    """``Type: message`` on one line, clipped."""
+    return clip(f"{type(exc).__name__}: {' '.join(str(exc).split())}", 300)
+
+
+def degrading(helper: str, run: HelperFn) -> HelperFn:
+    """``run`` that never raises: a failure (e.g. the helper model down after its retries)
+    becomes ``failed(helper, exc)`` and the decision goes on without the helper's advice."""
+
+    async def safe(inp: HelperInput, env: HelperEnv) -> HelperUpdate:
+        try:
+            return await run(inp, env)
+        except Exception as exc:  # a helper degrades the decision, never ends the episode
+            return failed(helper, exc)
+
+    safe.__name__ = getattr(run, "__name__", helper)
+    return safe
+
+
 def llm_node(helper: str) -> str:
     """The ``node`` name a helper's model calls are recorded under."""
     return f"helper:{helper}"

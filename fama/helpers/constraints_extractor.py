@@ -30,9 +30,9 @@ SPEC = HelperSpec(
     "injects them. Facilitates following the domain policy.",
     addresses=frozenset({"policy_violation"}),
     uses_llm=False,
-    default_params={"rules": 3},
+    default_params={"rules": 3, "impl": "rules"},  # impl llm: the agent variant
     typical_tokens=160,
-    prompts=(PROMPT,),
+    prompts=(PROMPT, "helper_constraints_extractor_llm"),  # the second: impl llm
 )
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")

@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolCal
 
 from fama.core.state import LLMCall
 from fama.core.views import agent_view
-from fama.helpers.base import HelperEnv, HelperSpec, llm_node
+from fama.helpers.base import HelperEnv, HelperSpec, failure_text, llm_node
 from fama.helpers.constraints_extractor import relevant_rules
 from fama.helpers.text import clip, message_text, one_line, strip_thinking, tokens
 from fama.llm.call import call_model
@@ -29,6 +29,7 @@ from fama.llm.call import call_model
 NAME = "decision_verifier"
 PROMPT = "helper_decision_verifier"
 REMEDIATION_PROMPT = "helper_decision_verifier_remediation"
+REFUSAL_PROMPT = "helper_decision_verifier_refusal"
 CONVERSATION_MESSAGES = 6
 
 SPEC = HelperSpec(
@@ -41,7 +42,7 @@ SPEC = HelperSpec(
     uses_llm=True,
     default_params={"max_redecisions": 1, "llm_check": True, "rules": 4},
     typical_tokens=60,
-    prompts=(PROMPT, REMEDIATION_PROMPT),
+    prompts=(PROMPT, REMEDIATION_PROMPT, REFUSAL_PROMPT),
 )
 
 _EXPLICIT_CONFIRMATION = re.compile(r"explicit[^.\n]*confirm|confirm[^.\n]*explicit", re.I)
@@ -61,6 +62,7 @@ class Verdict:
     ok: bool
     problem: str = ""  # what is wrong and what to do instead (empty when ok)
     check: str = ""  # which check failed: confirmation, grounding or policy
+    failure: str = ""  # the model check failed (``Type: message``): passed unchecked
 
 
 def write_calls(proposal: AIMessage, env: HelperEnv) -> list[ToolCall]:
@@ -199,25 +201,30 @@ async def verify(
     """Check every write call of a proposal; the first violation found wins.
 
     Only what the agent saw counts (``agent_view``: the user's own tool use is left out).
+    When the model check fails (e.g. the helper model is down after its retries) the
+    proposal passes with the failure recorded (``Verdict.failure``): a failing helper
+    degrades the decision, it never ends the episode.
     """
     history = agent_view(history)
     calls: list[LLMCall] = []
     for call in write_calls(proposal, env):
         verdict = deterministic_check(call, history, env.policy)
         if verdict.ok and env.params["llm_check"]:
-            verdict, usage = await policy_check(call, history, env)
+            try:
+                verdict, usage = await policy_check(call, history, env)
+            except Exception as exc:  # degrade: the deterministic checks passed
+                return Verdict(True, failure=failure_text(exc)), calls
             calls.append(usage)
         if not verdict.ok:
             return verdict, calls
     return Verdict(True), calls
 
 
-def remediation(proposal: AIMessage, verdict: Verdict, env: HelperEnv) -> str:
-    """The guidance for the re-decision after a blocked proposal."""
+def remediation(
+    proposal: AIMessage, verdict: Verdict, env: HelperEnv, prompt: str = REMEDIATION_PROMPT
+) -> str:
+    """The guidance for the re-decision after a blocked proposal (``REFUSAL_PROMPT``: the
+    tool result of a write refused once the re-decisions are used up)."""
     blocked = write_calls(proposal, env) or proposal.tool_calls
     action = "; ".join(describe(c) for c in blocked)
-    return (
-        env.prompts[REMEDIATION_PROMPT]
-        .render(action=clip(action, 300), problem=verdict.problem)
-        .strip()
-    )
+    return env.prompts[prompt].render(action=clip(action, 300), problem=verdict.problem).strip()

@@ -31,9 +31,9 @@ SPEC = HelperSpec(
     "call. Facilitates choosing the right tool and retrieving the right fields.",
     addresses=frozenset({"wrong_retrieval"}),
     uses_llm=False,
-    default_params={"tools": 2},
+    default_params={"tools": 2, "impl": "rules"},  # impl llm: the agent variant
     typical_tokens=80,
-    prompts=(PROMPT,),
+    prompts=(PROMPT, "helper_tool_suggester_llm"),  # the second: impl llm
 )
 
 

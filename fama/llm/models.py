@@ -105,6 +105,25 @@ def _api_key(spec: ModelSpec) -> str | None:
     )
 
 
+CONNECT_TIMEOUT_S = 10.0
+
+
+def request_timeout(seconds: float | None) -> Any:
+    """The OpenAI client's timeout: ``seconds`` per request, at most 10 s to connect.
+
+    A timeout object (not a number) also gives each model its own HTTP client: with a number
+    langchain-openai shares one cached client per (URL, timeout) across the process, whose
+    connections break when a second event loop (a second run in one process) reuses them.
+    """
+    if seconds is None:
+        return None
+    try:
+        from langchain_openai._compat import httpx
+    except ImportError:  # no provider package (reported when the model is built) or moved
+        return seconds
+    return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT_S, seconds))
+
+
 def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
     """Build the chat model of a spec (imports the provider package only now)."""
     if spec.provider == LOCAL_PROVIDER and not spec.base_url:
@@ -133,7 +152,7 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
         provider = "openai"
         # usage_metadata is only filled for custom base URLs when asked for; retries are
         # done by fama.llm.call.call_model, so the client must not retry on its own.
-        kwargs.update(stream_usage=True, max_retries=0, timeout=spec.timeout_s)
+        kwargs.update(stream_usage=True, max_retries=0, timeout=request_timeout(spec.timeout_s))
     else:
         provider = spec.provider
     try:

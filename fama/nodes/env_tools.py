@@ -182,6 +182,37 @@ async def tools_node(state: EpisodeLoopState, runtime: Runtime[EpisodeContext]) 
     return update
 
 
+def refuse_tool_calls(
+    ctx: EpisodeContext, state: EpisodeLoopState, message: AIMessage, reason: str
+) -> dict[str, Any]:
+    """The update of a tool batch that is refused, not run: one error result per call of
+    ``message`` saying ``reason`` (a step and errors like any batch; the limits and repeated
+    failing batches are checked, terminal tools are not: nothing ran)."""
+    started = time.perf_counter()
+    calls = [*message.tool_calls, *message.invalid_tool_calls]
+    results = [
+        _result(
+            ToolOutput(reason, error=True),
+            c.get("id") or f"call_{n}",
+            c.get("name") or "",
+            "assistant",
+        )
+        for n, c in enumerate(calls)
+    ]
+    update = _batch_update(state, results, TOOLS_NODE, started)
+    repeats = failing_repeats([*state["messages"], *results])
+    if repeats.count >= 2:
+        update["agent_issues"] = [_repeat_issue(state, repeats)]
+    termination = ctx.limit_reached(count_steps(state) + 1, update["tool_errors"])
+    if termination is None and ctx.repeats_exhausted(repeats.count):
+        termination = "repeated_call"
+    if termination is None and ctx.agent_turns_exhausted(agent_turns(state)):
+        termination = "max_steps"
+    if termination is not None:
+        update["termination"] = termination
+    return update
+
+
 def _repeat_issue(state: EpisodeLoopState, repeats: Repeats) -> AgentIssue:
     """The agent issue of a repeated failing batch (it belongs to the agent's message)."""
     return {

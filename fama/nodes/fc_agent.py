@@ -42,10 +42,12 @@ DECISION_NOTE_ID = "fama-decision-note"
 
 
 def render_guidance(guidance: list[Guidance], prompts: PromptSet) -> str:
-    """FAMA helpers' advice as one block for the model input ("" when there is none)."""
-    if not guidance:
+    """FAMA helpers' advice as one block for the model input ("" when there is none;
+    items of helpers that failed carry no text and are left out)."""
+    usable = [g for g in guidance if g["text"]]
+    if not usable:
         return ""
-    items = "\n".join(f"- [{g['helper']}] {g['text']}" for g in guidance)
+    items = "\n".join(f"- [{g['helper']}] {g['text']}" for g in usable)
     return prompts["decision_guidance"].render(items=items)
 
 
@@ -77,9 +79,9 @@ def decision_prompt(
     system message anywhere but first.)
     """
     notes: list[str] = []
-    guidance = state.get("guidance")
-    if guidance:
-        notes.append(render_guidance(guidance, prompts))
+    advice = render_guidance(state.get("guidance") or [], prompts)
+    if advice:
+        notes.append(advice)
     problem = pending_problem(state)
     if problem is not None:
         notes.append(prompts[retry_note].render(problem=problem))

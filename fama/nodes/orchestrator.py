@@ -30,6 +30,10 @@ long_context        two or more user messages and a long         contextual_misi
                     trajectory since the first                   -> memory
 ==================  ===========================================  ===========================
 
+A discovered category (from the configuration's ``mitigations``) is signalled when one of
+its triggers (the signal names above, or ``always``) fires, naming the helper it was mapped
+to or ``lessons``. Categories are ranked by the configuration's analysed counts.
+
 A proposed write action is itself a signal, handled after the tool-use node: in dynamic mode
 the decision verifier checks every write proposal.
 """
@@ -60,6 +64,7 @@ from fama.core.views import agent_view
 from fama.helpers import output_reformulator
 from fama.helpers.decision_verifier import confirms
 from fama.helpers.text import message_text, parse_json, tokens, user_messages
+from fama.helpers.triggers import discovered_signals
 
 NODE = "orchestrator"
 LONG_CONTEXT_MESSAGES = 12
@@ -173,6 +178,11 @@ def detect_signals(
         signals.append(
             {"name": "long_context", "category": "contextual_misinterpretation", "helper": "memory"}
         )
+    return rank_signals(signals, taxonomy)
+
+
+def rank_signals(signals: Sequence[Signal], taxonomy: Sequence[TaxonomyEntry]) -> list[Signal]:
+    """Signals of the categories failure analysis counted most often first (stable)."""
     counts = {entry["id"]: entry["count"] for entry in taxonomy}
     return sorted(signals, key=lambda s: -counts.get(s["category"], 0))
 
@@ -185,13 +195,16 @@ async def orchestrator_node(state: FamaState, runtime: Runtime[FamaContext]) -> 
     diagnosis: Diagnosis = {"mode": settings.mode, "decisions": record.get("decisions", 0) + 1}
     if settings.mode == "dynamic":
         ctx = runtime.context
-        diagnosis["signals"] = detect_signals(
+        fired = detect_signals(
             agent_view(state["messages"]),
             ctx.agent_tools,
             ctx.env.tool_kind,
             settings.taxonomy,
             settings.params(output_reformulator.NAME),
         )
+        mitigations = settings.config.mitigations if settings.config else []
+        discovered = discovered_signals(fired, mitigations)
+        diagnosis["signals"] = rank_signals([*fired, *discovered], settings.taxonomy)
     return {
         "guidance": Overwrite([]),
         "redecisions": 0,

@@ -10,8 +10,10 @@ from typing import Any, cast
 from langchain_core.language_models import BaseChatModel
 
 from fama.analysis.context import AnalysisContext
+from fama.analysis.discovered import PROMPT as CATEGORY_MITIGATION_PROMPT
 from fama.analysis.episodes import FailedEpisode
 from fama.analysis.llm import RETRY_PROMPT
+from fama.analysis.meaning import MERGER_PROMPT
 from fama.analysis.mitigation import DEFAULT_THRESHOLD, aggregate_config
 from fama.analysis.nodes import (
     ANALYST_PROMPT,
@@ -23,7 +25,7 @@ from fama.analysis.nodes import (
 from fama.analysis.schemas import Recommendation
 from fama.analysis.taxonomy import Taxonomy, build_taxonomy
 from fama.core.categories import SEED_CATEGORIES, Category
-from fama.core.fama_config import FamaConfig
+from fama.core.fama_config import CategoryCount, FamaConfig
 from fama.graph.analysis_graph import build_analysis_graph
 from fama.prompts import load_prompt
 
@@ -33,6 +35,8 @@ PROMPT_NAMES = (
     PROPOSER_PROMPT,
     ORCHESTRATOR_PROMPT,
     MITIGATION_PROMPT,
+    MERGER_PROMPT,
+    CATEGORY_MITIGATION_PROMPT,
     RETRY_PROMPT,
 )
 
@@ -45,8 +49,11 @@ class AnalysisSettings:
     split: str | None
     backbone: str
     environments: Mapping[str, str] = field(default_factory=dict)  # domain -> "tau2:retail"
+    task_set: str | None = None
+    analysed_task_ids: tuple[str, ...] = ()  # every task of the analysed split, passed too
     categories: tuple[Category, ...] = SEED_CATEGORIES
     propose_categories: bool = True
+    merge_by_meaning: bool = True
     min_proposal_episodes: int = 2
     threshold: float = DEFAULT_THRESHOLD
     max_concurrency: int = 4
@@ -98,30 +105,68 @@ async def run_analysis_graph(
     return final
 
 
+def user_turns(episode: FailedEpisode) -> int:
+    """How many user messages an episode has."""
+    return sum(r["role"] == "user" for r in episode.records)
+
+
+def category_counts(taxonomy: Taxonomy, domain: str) -> list[CategoryCount]:
+    """Every category of the taxonomy with its primary-error count in one domain."""
+    labels = [e for e in taxonomy.episodes if e.domain == domain]
+    return [
+        CategoryCount(
+            id=c.id,
+            name=c.name,
+            definition=c.definition,
+            source=c.source,
+            count=sum(c.id in e.primary_errors for e in labels),
+        )
+        for c in taxonomy.categories
+    ]
+
+
 def build_configs(
     episodes: Sequence[FailedEpisode],
     recommendations: Sequence[Recommendation],
     flagged: Mapping[str, Counter[str]],
     settings: AnalysisSettings,
+    taxonomy: Taxonomy,
 ) -> dict[str, FamaConfig]:
-    """One configuration per environment (episodes' and settings') from its recommendations."""
+    """One configuration per environment (episodes' and settings') from its recommendations,
+    with the environment's category counts, the discovered categories' mitigations and the
+    provenance ``fama run`` checks (environment, task set, split, every analysed task)."""
     by_key = {r["episode"]: r for r in recommendations}
     configs: dict[str, FamaConfig] = {}
     for domain in sorted({e.domain for e in episodes} | set(settings.environments)):
         mine = [e for e in episodes if e.domain == domain]
         environment = settings.environment(domain)
-        configs[environment] = aggregate_config(
+        failed_tasks = sorted({e.task_id for e in mine})
+        config = aggregate_config(
             [by_key[e.key] for e in mine if e.key in by_key],
             backbone=settings.backbone,
             environment=environment,
             threshold=settings.threshold,
             flagged=flagged.get(domain, Counter()),
+            user_turns=[user_turns(e) for e in mine],
             derived_from={
                 "run_id": settings.run_id,
                 "split": settings.split,
-                "task_ids": sorted({e.task_id for e in mine}),
+                "task_ids": failed_tasks,
                 "taxonomy": settings.taxonomy_file,
             },
+        )
+        counts = category_counts(taxonomy, domain)
+        present = {c.id for c in counts if c.count} | {
+            c.id for c in taxonomy.categories if set(c.proposed_by) & {e.key for e in mine}
+        }
+        configs[environment] = config.model_copy(
+            update={
+                "task_set": settings.task_set,
+                "split": settings.split,
+                "analysed_task_ids": sorted({*settings.analysed_task_ids, *failed_tasks}),
+                "categories": counts,
+                "mitigations": [m for m in taxonomy.mitigations if m.category in present],
+            }
         )
     return configs
 
@@ -143,6 +188,7 @@ async def analyze_episodes(
         model_name=model_name,
         categories=settings.categories,
         propose_categories=settings.propose_categories,
+        merge_by_meaning=settings.merge_by_meaning,
         min_proposal_episodes=settings.min_proposal_episodes,
     )
     state = await run_analysis_graph(
@@ -167,6 +213,8 @@ async def analyze_episodes(
         attributions=state.get("attributions", []),
         recommendations=recommendations,
         llm_calls=state.get("llm_calls", []),
+        category_mitigations=state.get("category_mitigations", []),
+        merge=state.get("merge"),
         run_id=settings.run_id,
         split=settings.split,
         backbone=settings.backbone,
@@ -180,5 +228,6 @@ async def analyze_episodes(
         prompts=prompt_refs(),
     )
     return AnalysisResult(
-        taxonomy=taxonomy, configs=build_configs(episodes, recommendations, flagged, settings)
+        taxonomy=taxonomy,
+        configs=build_configs(episodes, recommendations, flagged, settings, taxonomy),
     )

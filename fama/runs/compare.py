@@ -71,6 +71,7 @@ class RunMeta:
     split: str | None
     status: str
     stored_episodes: int
+    split_flag: str | None = None  # its FAMA configuration was made from evaluated tasks
 
 
 @dataclass(frozen=True)
@@ -556,6 +557,7 @@ def build_comparison(
             split=infos[r].config.get("split"),
             status=infos[r].status,
             stored_episodes=len(by_run[r]),
+            split_flag=infos[r].config.get("fairness_warning"),
         )
         for r in ids
     ]

@@ -80,6 +80,11 @@ def summary_lines(c: Comparison) -> list[str]:
             f"pass^k goes up to k = {low}, the fewest paired trials of any task (as tau2 "
             "computes it)."
         )
+    lines += [
+        f"NOT HELD-OUT: run {m.run_id} ran with --allow-overlap: {m.split_flag}."
+        for m in c.runs
+        if m.split_flag
+    ]
     lines.append(
         f"Intervals: {c.confidence:.0%} percentile bootstrap over tasks ({c.resamples} "
         f"resamples, seed {c.seed}); p: exact two-sided sign test (McNemar) on discordant "

@@ -308,6 +308,11 @@ def render_report(report: dict[str, Any]) -> str:
         "",
         "Terminations: " + ", ".join(f"{k} {v}" for k, v in report["terminations"].items()),
     ]
+    if report["terminations"].get("context_overflow"):
+        lines.append(
+            "  context_overflow: the server refused a prompt longer than the model's context "
+            "(the trajectory up to it is kept; scored like an early end)"
+        )
     if report["errors"]:
         lines += ["", f"Infrastructure/internal errors ({len(report['errors'])}):"]
         lines += [

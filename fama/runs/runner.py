@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from fama.core.state import LLMCall, NodeTiming
 from fama.core.trajectory import MessageRecord
+from fama.llm.failures import failure_info
+from fama.runs.breaker import CircuitBreaker
 from fama.runs.metrics import is_success
 from fama.runs.progress_bar import ProgressBar
 from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
@@ -137,6 +139,12 @@ class RunSummary:
     errors: int = 0
     elapsed_s: float = 0.0
     interrupted: bool = False
+    stopped: str | None = None  # why the circuit breaker stopped the run early
+
+    @property
+    def all_failed(self) -> bool:
+        """True when episodes ran now and every one ended in an infrastructure error or error."""
+        return self.finished > 0 and self.infra_errors + self.errors == self.finished
 
     def line(self) -> str:
         """A one-line progress/summary text."""
@@ -201,15 +209,18 @@ async def run_jobs(
     skipped: int = 0,
     progress: Progress | None = None,
     trace: RunnableConfig | None = None,
+    breaker: CircuitBreaker | None = None,
 ) -> RunSummary:
     """Run ``jobs`` with at most ``concurrency`` at once, saving each episode as it ends.
 
     The run must already exist in ``store``. On normal completion the run is marked
     ``finished``; on cancellation (Ctrl-C) running episodes are cancelled, the run is marked
     ``interrupted`` and ``CancelledError`` propagates; if saving fails the run is marked
-    ``failed`` and the error propagates. ``skipped`` counts episodes stored before.
-    Each episode runs with ``trace`` (``fama.runs.tracing.run_trace``) plus its own identity
-    as LangChain run metadata and tags.
+    ``failed`` and the error propagates. ``skipped`` counts episodes stored before. When
+    ``breaker`` trips, the episodes still running are cancelled, no new one starts, the run
+    is marked ``interrupted`` (resumable) and ``summary.stopped`` says why. Each episode
+    runs with ``trace`` (``fama.runs.tracing.run_trace``) plus its own identity as LangChain
+    run metadata and tags.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -226,9 +237,13 @@ async def run_jobs(
         try:
             with traced(config):
                 outcome = await execute(job)
-        except Exception:  # one broken episode must not end the run
+        except Exception as exc:  # one broken episode must not end the run
             outcome = EpisodeOutcome(
-                status="error", termination=None, reward=None, error_detail=traceback.format_exc()
+                status="error",
+                termination=None,
+                reward=None,
+                error_detail=traceback.format_exc(),
+                extra={"exception": dict(failure_info(exc))},
             )
         store.save_episode(
             run_id,
@@ -240,10 +255,25 @@ async def run_jobs(
         summary.errors += outcome.status == "error"
         summary.elapsed_s = time.monotonic() - start
         progress.update(summary)
+        if (
+            breaker is not None
+            and summary.stopped is None
+            and breaker.record(outcome.status, outcome.error_detail)
+        ):
+            summary.stopped = breaker.reason()
+            for task in workers:  # the episodes in flight are dropped (resumable)
+                if task is not asyncio.current_task():
+                    task.cancel()
 
     async def worker() -> None:
-        for job in queue:  # the shared iterator hands each job to exactly one worker
-            await one(job)
+        try:
+            for job in queue:  # the shared iterator hands each job to exactly one worker
+                if summary.stopped is not None:
+                    return
+                await one(job)
+        except asyncio.CancelledError:
+            if summary.stopped is None:
+                raise
 
     async def ticker() -> None:
         while True:  # cancelled when the workers are done
@@ -270,7 +300,7 @@ async def run_jobs(
             await _stop([ticking])
         summary.elapsed_s = time.monotonic() - start
         progress.update(summary, final=True)
-    store.set_run_status(run_id, "finished")
+    store.set_run_status(run_id, "finished" if summary.stopped is None else "interrupted")
     return summary
 
 
@@ -353,50 +383,55 @@ def agent_setup(
     mode: FamaMode | None = None,
     agent_prompt: str = "tau2_agent",
     helper_model: BaseChatModel | None = None,
+    fama_options: Mapping[str, Any] | None = None,
+    tool_use: str = "fc",
 ) -> AgentSetup:
     """The agent, system prompt and prompt set of ``fc``, ``react`` or ``fama``.
 
     The ``fc`` and ``fama`` system prompt is the registry prompt ``agent_prompt`` rendered
     with ``policy=env.policy`` (the benchmark's official agent prompt). ``fama`` adds FAMA's
     decision nodes (orchestrator, mitigation, helpers, verifier) around the function-calling
-    node; ``mode`` defaults to ``static``, which needs ``fama_config``.
+    node, or the ReAct node with ``tool_use="react"`` (then with the ReAct system prompt);
+    ``mode`` defaults to ``static``, which needs ``fama_config`` (or ``helpers`` in
+    ``fama_options``, the further keywords of ``fama_settings``).
     """
     from fama.prompts import PromptSet
 
     if kind == "fc":
         prompts = PromptSet.resolve([agent_prompt, "fc_retry_note"])
         return AgentSetup(kind, None, _official_prompt(prompts[agent_prompt]), prompts)
-    if kind == "react":
-        from fama.nodes.react_agent import (
-            PROMPT_NAME,
-            react_agent_node,
-            render_react_system_prompt,
-        )
+    if kind not in ("react", "fama"):
+        raise ValueError(f"unknown agent kind {kind!r} (fc, react or fama)")
+    if tool_use not in ("fc", "react"):
+        raise ValueError(f"unknown tool use {tool_use!r} (fc or react)")
+    from fama.nodes.react_agent import PROMPT_NAME, react_agent_node, render_react_system_prompt
 
-        prompts = PromptSet.resolve([PROMPT_NAME, "react_retry_note"])
-        return AgentSetup(
-            kind,
-            react_agent_node,
-            lambda env: render_react_system_prompt(env.policy, env.agent_tools(), prompts),
-            prompts,
-        )
+    react = kind == "react" or tool_use == "react"
+    base = [PROMPT_NAME, "react_retry_note"] if react else [agent_prompt, "fc_retry_note"]
+    settings = None
     if kind == "fama":
-        from fama.graph.decision import FamaDecisions
         from fama.helpers.settings import fama_settings, prompt_names
 
-        fama_mode: FamaMode = mode or "static"
-        if fama_mode == "static" and fama_config is None:
-            raise ValueError("FAMA static mode needs a FAMA configuration (--fama-config)")
-        settings = fama_settings(fama_mode, fama_config)
-        prompts = PromptSet.resolve([agent_prompt, "fc_retry_note", *prompt_names(settings)])
-        return AgentSetup(
-            kind,
-            FamaDecisions(),
-            _official_prompt(prompts[agent_prompt]),
-            prompts,
-            {"fama": settings, "helper_model": helper_model},
-        )
-    raise ValueError(f"unknown agent kind {kind!r} (fc, react or fama)")
+        settings = fama_settings(mode or "static", fama_config, **dict(fama_options or {}))
+        base += prompt_names(settings)
+    prompts = PromptSet.resolve(base)
+
+    def react_prompt(env: ToolEnvironment) -> str:
+        return render_react_system_prompt(env.policy, env.agent_tools(), prompts)
+
+    system_prompt = react_prompt if react else _official_prompt(prompts[agent_prompt])
+    node = react_agent_node if react else None
+    if settings is None:
+        return AgentSetup(kind, node, system_prompt, prompts)
+    from fama.graph.decision import FamaDecisions
+
+    return AgentSetup(
+        kind,
+        FamaDecisions(tool_use_node=node),
+        system_prompt,
+        prompts,
+        {"fama": settings, "helper_model": helper_model},
+    )
 
 
 def _official_prompt(prompt: Prompt) -> Callable[[ToolEnvironment], str]:
@@ -416,9 +451,10 @@ class GraphEpisodeExecutor:
     ``initial_messages(task)`` gives the opening messages (None: the tau2 greeting);
     ``evaluate(task, env, result)`` scores a finished episode with the live environment
     (ACEBench compares its final state). An episode that ends in ``infrastructure_error`` is
-    not scored (reward None); a judge server that fails after its retries also makes the
-    episode an infrastructure error, and an exception while scoring makes it an ``error``
-    (in both cases the trajectory is kept).
+    not scored (reward None), nor is one a bug ended (status ``error``, the exception in
+    ``extra["exception"]``); ``context_overflow`` is scored like any early end. A judge
+    server that fails after its retries also makes the episode an infrastructure error, and
+    an exception while scoring makes it an ``error`` (in every case the trajectory is kept).
     """
 
     make_env: Callable[[Any], ToolEnvironment]
@@ -446,6 +482,8 @@ class GraphEpisodeExecutor:
         extra = dict(result.extra)
         if result.agent_issues:
             extra["agent_issues"] = list(result.agent_issues)
+        if result.exception is not None:
+            extra["exception"] = dict(result.exception)
         outcome = EpisodeOutcome(
             status="done",
             termination=result.termination,
@@ -460,6 +498,9 @@ class GraphEpisodeExecutor:
         )
         if result.termination == "infrastructure_error":
             outcome.status = "infrastructure_error"
+            return outcome
+        if result.exception is not None and result.termination is None:
+            outcome.status = "error"  # a bug: kept with its trajectory, not scored
             return outcome
         try:
             info = await self.evaluate(job.task, env, result)

@@ -21,6 +21,11 @@ from fama.runs.store import RESUME_IGNORED_KEYS, config_differences
 AgentKind = Literal["fc", "react", "fama"]
 AGENTS: tuple[AgentKind, ...] = ("fc", "react", "fama")
 SEED_SCHEME = "official: random.seed(300); randint(0, 10**6) per trial (reference)"
+# A CPU-served 1.5B model takes minutes for its first tau2 call; a hung server is caught by
+# the endpoint probe before the run and by the circuit breaker during it.
+DEFAULT_REQUEST_TIMEOUT_S = 600.0
+DEFAULT_RETRIES = 2
+DEFAULT_CIRCUIT_BREAKER = 10
 
 
 class RunSpec(BaseModel):
@@ -58,8 +63,25 @@ class RunSpec(BaseModel):
         description="output-token limit per role (fama.core.output_limits)",
     )
     fairness_warning: str | None = None
+    helper_model: str | None = Field(default=None, description="FAMA helpers' model")
+    helper_base_url: str | None = None
+    guidance_budget: int | None = Field(default=None, ge=1, description="tokens per decision")
+    helpers: list[str] | None = Field(default=None, description="helper pool (--helpers)")
+    tool_use: Literal["fc", "react"] | None = Field(default=None, description="FAMA's backbone")
+    max_redecisions: int | None = Field(default=None, ge=0)
+    allow_overlap: bool = False
+    overlap_task_ids: list[str] = Field(
+        default_factory=list, description="evaluated tasks the FAMA configuration was made from"
+    )
     concurrency: int = Field(default=4, ge=1)
     command: str = ""
+    request_timeout_s: float = Field(default=DEFAULT_REQUEST_TIMEOUT_S, gt=0)
+    retries: int = Field(default=DEFAULT_RETRIES, ge=0, description="after the first attempt")
+    circuit_breaker: int = Field(
+        default=DEFAULT_CIRCUIT_BREAKER,
+        ge=0,
+        description="stop after this many consecutive infrastructure errors (0: never)",
+    )
 
     def to_config(self) -> dict[str, Any]:
         """The stored form (JSON data; the benchmark's own keys are kept as extras)."""
@@ -102,23 +124,49 @@ def default_run_id(domain: str, split: str | None, agent: str) -> str:
     return f"{domain}-{split or 'all'}-{agent}-{stamp}"
 
 
-def fairness_warning(
-    config: FamaConfig, source: str, split: str | None, task_ids: Sequence[str]
-) -> str | None:
-    """A warning when the FAMA configuration was derived from the tasks being evaluated."""
-    derived = config.derived_from
-    derived_ids = {str(i) for i in derived.get("task_ids") or []}
-    overlap = sorted(derived_ids & set(task_ids))
+class SplitError(ValueError):
+    """A FAMA configuration that must not be evaluated on these tasks."""
+
+
+def check_split(
+    config: FamaConfig,
+    source: str,
+    *,
+    env: str,
+    split: str | None,
+    task_ids: Sequence[str],
+    allow_overlap: bool = False,
+    force_config: bool = False,
+) -> tuple[str | None, list[str]]:
+    """The one place a run's honest split is decided.
+
+    Refuses (``SplitError``) a configuration made for another environment (unless
+    ``force_config``), and one whose
+    analysed tasks overlap the evaluated ones unless ``allow_overlap`` (then the overlap is
+    returned, to be recorded and shown as a flag). A configuration without analysed task
+    ids (older files record only the failed ones) made from the split being evaluated
+    counts as overlapping. Returns (the warning to record, the overlapping task ids).
+    """
+    if config.environment != env and not force_config:
+        raise SplitError(
+            f"{source} was made for {config.environment}, not {env}: analyse a run of {env} "
+            "(or add --force-config to run it anyway)"
+        )
+    overlap = sorted(config.task_ids() & set(task_ids))
+    complete = bool(config.analysed_task_ids)
+    same_split = not complete and split is not None and config.split_analysed() == split
+    if not overlap and not same_split:
+        return None, []
     if overlap:
         shown = ", ".join(overlap[:8]) + (", ..." if len(overlap) > 8 else "")
-        return (
-            f"{source} was derived from {len(overlap)} of the {len(task_ids)} evaluated tasks "
-            f"({shown}); results on them are not a held-out evaluation"
+        what = f"{len(overlap)} of the {len(task_ids)} evaluated tasks ({shown})"
+    else:
+        what = f"split {split!r}, the split being evaluated"
+    if not allow_overlap:
+        raise SplitError(
+            f"{source} was derived from {what}: evaluate it on other tasks, or pass "
+            "--allow-overlap to run it anyway (the run is flagged)"
         )
-    derived_split = derived.get("split")
-    if derived_split is not None and derived_split == split:
-        return (
-            f"{source} was derived from split {derived_split!r}, the split being evaluated; "
-            "results are not a held-out evaluation"
-        )
-    return None
+    return f"{source} was derived from {what}; results on them are not a held-out evaluation", (
+        overlap or list(task_ids)
+    )

@@ -3,8 +3,8 @@
 ``episode_details`` reads a stored run into each listed episode's detail and every
 episode's row, ``view_model`` makes the page's model of the rows (``fama.view.model``),
 ``render_html`` makes the page (``fama.view.render``), ``write_view`` writes the page and
-its episode data files (``fama.view.site``) and ``make_server`` serves a folder on
-127.0.0.1 (``fama.view.serve``).
+its episode data files (``fama.view.site``) and ``make_server`` serves that page and its
+data files on 127.0.0.1 (``fama.view.serve``).
 """
 
 from __future__ import annotations

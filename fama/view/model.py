@@ -233,6 +233,8 @@ def run_header(info: RunInfo) -> dict[str, Any]:
     fama = config.get("fama_config")
     if isinstance(fama, Mapping) and fama.get("helpers"):
         fields.append(["FAMA helpers", ", ".join(str(h) for h in fama["helpers"])])
+    if config.get("fairness_warning"):
+        fields.append(["NOT HELD-OUT", f"--allow-overlap: {config['fairness_warning']}"])
     return {
         "run_id": info.run_id,
         "status": info.status,

@@ -83,9 +83,14 @@ def render_html(view: Mapping[str, Any]) -> str:
 
 
 def write_html(page: str, out: Path) -> Path:
-    """Write ``page`` to ``out`` (parent folders created; replaced atomically)."""
+    """Write ``page`` to ``out`` (parent folders created; replaced atomically; the temporary
+    file is removed when the write fails, e.g. when ``out`` is a folder)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out

@@ -12,6 +12,7 @@ scripts (CSP ``script-src 'self'``). The JSON inside is escaped as in the page.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 CHUNK = 25
 CALLBACK = "famaViewChunk"
+CHUNK_FILE = r"episodes-\d{5,}\.js"  # the name of every data file (``chunk_name``)
 
 
 def data_dir(page: Path) -> Path:
@@ -93,7 +95,7 @@ def write_view(
     if buffer:
         written.add(_write_chunk(folder, buffer[0]["index"] // chunk, buffer))
     for stale in folder.glob("episodes-*.js"):
-        if stale.name not in written:
+        if stale.name not in written and re.fullmatch(CHUNK_FILE, stale.name):
             stale.unlink()
     view = view_model(info, rows, failed_only=failed_only, limit=limit)
     view["data"] = {"dir": quote(folder.name), "chunk": chunk}

@@ -229,9 +229,10 @@ class ReminderApi(BaseApi):
     def search_reminders(self, keyword: str) -> Result:
         """(Chinese implementation only) reminders whose title or description has ``keyword``.
 
-        As upstream, a match raises: the stored time is a string and has no ``strftime``.
+        As upstream, a match raises: the stored time is a string and has no ``strftime``. The
+        keyword is lower-cased per reminder, as upstream, so a non-string keyword raises only
+        when there is a reminder to compare.
         """
-        needle = keyword.lower()
         found = [
             {
                 "title": r["title"],
@@ -239,7 +240,7 @@ class ReminderApi(BaseApi):
                 "time": r["time"].strftime("%Y-%m-%d %H:%M"),
             }
             for r in self.reminder_list.values()
-            if needle in r["title"].lower() or needle in r["description"].lower()
+            if keyword.lower() in r["title"].lower() or keyword.lower() in r["description"].lower()
         ]
         if not found:
             return _status(False, self._t("no_keyword_reminders"))
@@ -346,14 +347,16 @@ class FoodPlatform(BaseApi):
         """Orders whose merchant or a product contains ``keyword``.
 
         The Chinese implementation lower-cases the item dict itself, which raises as soon as
-        an order's merchant does not match (kept as upstream).
+        an order's merchant does not match (kept as upstream). The keyword is lower-cased per
+        comparison, as upstream, so a non-string keyword raises only when there is an order.
         """
-        needle = keyword.lower()
         found = [
             order
             for order in self.orders
-            if needle in order["merchant_name"].lower()
-            or any(needle in self._item_text(item).lower() for item in order.get("items", []))
+            if keyword.lower() in order["merchant_name"].lower()
+            or any(
+                keyword.lower() in self._item_text(item).lower() for item in order.get("items", [])
+            )
         ]
         if not found:
             return _status(False, self._t("no_matching_orders"))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fama.core.env import ToolKind, ToolOutput
-from fama.envs.tau2.common import calculate_expression
+from fama.envs.tau2.common import ALLOWED_CHARS, calculate_expression
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -204,13 +204,15 @@ class TauTraitEnvironment:
         return self.domain.run_tool(self.data, name, arguments)
 
 
-def calculate_v1(expression: str) -> str:
+def calculate_v1(expression: Any) -> str:
     """tau-bench v1 ``calculate``: arithmetic on ``0-9 + - * / ( ) .`` and spaces, rounded to 2.
 
-    Output and error texts are upstream's; the arithmetic is ``fama.envs.tau2.common``'s, which
-    walks the parsed expression instead of calling ``eval`` (huge powers fail at once).
+    Output and error texts are upstream's, for non-string arguments too (a dict or a list of
+    digit strings: ``Error: eval() arg 1 must be a string, bytes or code object``; an int or
+    a list of numbers raises like upstream's character test). The arithmetic is
+    ``fama.envs.tau2.common``'s, bounded in size and time (see there).
     """
-    if not all(char in "0123456789+-*/(). " for char in expression):
+    if not all(char in ALLOWED_CHARS for char in expression):
         return "Error: invalid characters in expression"
     try:
         return calculate_expression(expression)

@@ -13,6 +13,7 @@ Episode status values:
 Failure labels of episodes (written by ``fama analyze``, read by ``fama compare`` and the
 viewer) live in the ``episode_labels`` table, created on first use so that stores written
 before it existed keep working; a label disappears with its episode when that is re-run.
+Run leases (one writer per run, ``fama.runs.store.leases``) are kept the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from fama.runs.store.endpoints import EndpointsMixin
 from fama.runs.store.episodes import EpisodesMixin
 from fama.runs.store.labels import LabelsMixin
+from fama.runs.store.leases import LeasesMixin, RunLeaseError
 from fama.runs.store.records import (
     FAILED_STATUSES,
     RESUME_IGNORED_KEYS,
@@ -50,6 +52,7 @@ __all__ = [
     "EpisodeStatus",
     "RunConfigMismatchError",
     "RunInfo",
+    "RunLeaseError",
     "RunNotFoundError",
     "RunStatus",
     "RunStore",
@@ -59,7 +62,7 @@ __all__ = [
 ]
 
 
-class RunStore(EpisodesMixin, LabelsMixin, EndpointsMixin):
+class RunStore(EpisodesMixin, LabelsMixin, LeasesMixin, EndpointsMixin):
     """A run database (SQLite, WAL journal). Use as a context manager or call ``close()``."""
 
     def __init__(self, path: Path | str, *, create: bool = True) -> None:

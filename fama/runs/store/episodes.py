@@ -34,11 +34,21 @@ class EpisodesMixin(RunsMixin):
         wanted = None if statuses is None else set(statuses)
         return {(r[0], r[1]) for r in rows if wanted is None or r[2] in wanted}
 
-    def save_episode(self, run_id: str, episode: EpisodeRecord) -> None:
-        """Store one episode (replacing a previous attempt of the same key) atomically."""
+    def save_episode(self, run_id: str, episode: EpisodeRecord) -> bool:
+        """Store one episode (replacing a previous attempt of the same key) atomically.
+
+        A failed episode never replaces a stored ``done`` one of the same (task, trial):
+        it is dropped and False is returned.
+        """
         if episode.run_id != run_id:
             raise ValueError(f"episode belongs to run {episode.run_id!r}, not {run_id!r}")
         with self._transaction() as conn:
+            stored = conn.execute(
+                "SELECT status FROM episodes WHERE run_id = ? AND task_id = ? AND trial = ?",
+                (run_id, episode.task_id, episode.trial),
+            ).fetchone()
+            if stored is not None and stored[0] == "done" and episode.status != "done":
+                return False
             conn.execute(
                 "DELETE FROM episodes WHERE run_id = ? AND task_id = ? AND trial = ?",
                 (run_id, episode.task_id, episode.trial),
@@ -80,6 +90,7 @@ class EpisodesMixin(RunsMixin):
                 [(eid, i, t["node"], t["latency_ms"]) for i, t in enumerate(episode.node_timings)],
             )
             conn.execute("UPDATE runs SET updated_at = ? WHERE run_id = ?", (utc_now(), run_id))
+        return True
 
     def episodes(
         self,

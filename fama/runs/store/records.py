@@ -19,6 +19,7 @@ FAILED_STATUSES: frozenset[str] = frozenset({"infrastructure_error", "error"})
 # Options that may change between the first run and a resume without changing results.
 RESUME_IGNORED_KEYS: frozenset[str] = frozenset(
     {"concurrency", "progress", "retry_errors", "command"}
+    | {"request_timeout_s", "retries", "circuit_breaker"}  # how patiently, not what
 )
 
 EPISODE_COLUMNS = (

@@ -337,9 +337,14 @@
       signals.length ? h("div", null, "Signals: ", h("ul", null, signals.map((s) =>
         h("li", null, `${s.name} → ${s.category} (${s.helper})`)))) : null,
       diag.categories && diag.categories.length ? h("div", null, "Categories at risk: ", chips(diag.categories)) : null,
+      diag.drivers && Object.keys(diag.drivers).length ? h("div", null, "Chosen for: ", h("ul", null,
+        Object.entries(diag.drivers).map(([helper, cats]) => h("li", null, `${helper} ← `, chips(cats))))) : null,
+      diag.write_gate ? h("div", null, `Write gate: ${diag.write_gate}`) : null,
       diag.verifier_checks ? h("div", null, `Verifier checks: ${diag.verifier_checks}`,
         blocks.length ? h("ul", null, blocks.map((b) => h("li", null, `blocked (${b.check}): ${b.problem}`))) : null) : null,
-      guidance.map((g) => h("div", { class: "guidance" }, h("b", null, g.helper), h("pre", null, g.text))));
+      guidance.map((g) => g.error
+        ? h("div", { class: "guidance failed" }, h("b", null, g.helper), " failed (decision made without it): ", g.error)
+        : h("div", { class: "guidance" }, h("b", null, g.helper), h("pre", null, g.text))));
   }
 
   function renderMessage(m) {
