@@ -280,6 +280,27 @@ def view_model(
     }
 
 
+def light_rows(store: RunStore, run_id: str, labels: Labels) -> list[dict[str, Any]]:
+    """Every episode's row, read without messages."""
+    episodes = (ep for batch in store.episode_batches(run_id, messages=False) for ep in batch)
+    return [episode_row(i, ep, labels.get(ep.key, ())) for i, ep in enumerate(episodes)]
+
+
+def build_view(
+    store: RunStore,
+    run_id: str,
+    *,
+    labels: Labels | None = None,
+    failed_only: bool = False,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The page's model of a stored run (``view_model``), read without messages; ``labels``
+    default to the store's. An unknown run raises the store's ``RunNotFoundError``."""
+    info = store.load_run(run_id)
+    rows = light_rows(store, run_id, store.episode_labels(run_id) if labels is None else labels)
+    return view_model(info, rows, failed_only=failed_only, limit=limit)
+
+
 def episode_details(
     store: RunStore,
     run_id: str,
@@ -304,10 +325,7 @@ def episode_details(
                     yield episode_view(listed, ep, labels.get(ep.key, ()))
                     listed += 1
         return
-    for batch in store.episode_batches(run_id, messages=False):
-        rows.extend(
-            episode_row(len(rows) + i, ep, labels.get(ep.key, ())) for i, ep in enumerate(batch)
-        )
+    rows.extend(light_rows(store, run_id, labels))
     index = {
         (r["task_id"], r["trial"]): r["index"]
         for r in select(rows, failed_only=failed_only, limit=limit)
