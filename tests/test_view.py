@@ -267,6 +267,12 @@ def embedded_data(page: str) -> Any:
     return json.loads(match.group(1))
 
 
+def view_text(page: Path) -> str:
+    """A written page's text followed by its episode data files' text."""
+    chunks = sorted(data_dir(page).glob("episodes-*.js"))
+    return "\n".join(p.read_text(encoding="utf-8") for p in [page, *chunks])
+
+
 def chunk_data(path: Path) -> list[dict[str, Any]]:
     """The episodes of one data file (``famaViewChunk([...]);``)."""
     text = path.read_text(encoding="utf-8")
