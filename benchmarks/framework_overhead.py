@@ -2,9 +2,11 @@
 
 Every episode replays a task's gold actions (one tool call per agent decision) and then
 talks to a scripted user who stops; the models answer instantly. Overhead per decision is
-the wall time of the whole run (graph steps, state updates, tool execution, store writes)
-minus the time inside model calls and minus scoring, divided by the number of agent
-decisions. Scoring (the official evaluator) is reported separately per episode.
+the time of the whole run (graph steps, state updates, LangChain's model-call machinery,
+tool execution, store writes) minus the time the scripted models spend making their reply
+and minus scoring, divided by the number of agent decisions: the fake model's LangChain
+call (callbacks, message conversion, usage) counts as framework time. Scoring (the
+official evaluator) is reported separately per episode.
 
     .venv/bin/python benchmarks/framework_overhead.py [--data-dir DIR] [--split test] [--trials 1]
 """
@@ -24,6 +26,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import PrivateAttr
 
 from fama.benchmarks.tau2 import tau2_executor
 from fama.envs.tau2.environment import Tau2Domain, load_domain
@@ -34,13 +37,20 @@ from fama.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "tau2"
-TARGET_MS = 5.0
+TARGET_MS = 2.0  # CPU per decision
 
 
 class InstantChatModel(BaseChatModel):
-    """Answers at once with ``reply(messages)`` (async without a thread hop), usage filled."""
+    """Answers at once with ``reply(messages)`` (async without a thread hop), usage filled;
+    ``spent`` holds the (wall, CPU) seconds spent making replies (the model proper)."""
 
     reply: Callable[[list[BaseMessage]], AIMessage]
+    _spent: list[float] = PrivateAttr(default_factory=lambda: [0.0, 0.0])
+
+    @property
+    def spent(self) -> tuple[float, float]:
+        """(wall, CPU) seconds inside ``reply`` so far."""
+        return self._spent[0], self._spent[1]
 
     @property
     def _llm_type(self) -> str:
@@ -50,9 +60,12 @@ class InstantChatModel(BaseChatModel):
         return self
 
     def _result(self, messages: list[BaseMessage]) -> ChatResult:
+        wall, cpu = time.perf_counter(), time.process_time()
         message = self.reply(messages).model_copy(
             update={"usage_metadata": {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}}
         )
+        self._spent[0] += time.perf_counter() - wall
+        self._spent[1] += time.process_time() - cpu
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
@@ -95,15 +108,29 @@ def scripted_user(
     return reply
 
 
+def instant_models(
+    tasks: Sequence[Task], guidelines: str
+) -> tuple[InstantChatModel, InstantChatModel]:
+    """The instant gold-replaying agent and scripted user models."""
+    return (
+        InstantChatModel(reply=gold_agent(tasks)),
+        InstantChatModel(reply=scripted_user(tasks, guidelines)),
+    )
+
+
 def instant_executor(
-    domain: Tau2Domain, tasks: Sequence[Task], guidelines: str
+    domain: Tau2Domain,
+    tasks: Sequence[Task],
+    guidelines: str,
+    models: tuple[BaseChatModel, BaseChatModel] | None = None,
 ) -> GraphEpisodeExecutor:
-    """The tau2 executor with instant gold-replaying agent and scripted user models."""
+    """The tau2 executor with the (agent, user) ``models``, by default ``instant_models``."""
+    agent_model, user_model = models or instant_models(tasks, guidelines)
     return tau2_executor(
         domain,
         agent=agent_setup("fc"),
-        agent_model=InstantChatModel(reply=gold_agent(tasks)),
-        user_model=InstantChatModel(reply=scripted_user(tasks, guidelines)),
+        agent_model=agent_model,
+        user_model=user_model,
         judge_model=None,
         judge_model_name="",
         user_guidelines=guidelines,
@@ -170,12 +197,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     domain, tasks, guidelines = load(args.data_dir, args.split)
     scoring: list[tuple[float, float]] = []
-    executor = timed_scoring(instant_executor(domain, tasks, guidelines), scoring)
+    models = instant_models(tasks, guidelines)
+    executor = timed_scoring(instant_executor(domain, tasks, guidelines, models), scoring)
     with tempfile.TemporaryDirectory() as tmp:
         # warm-up (graph compilation, tool schemas), then the measured run
         warm = asyncio.run(run_benchmark(executor, tasks[:2], 1, 1, Path(tmp) / "warm.sqlite"))
         warm[2].close()
         scoring.clear()
+        spent_before = [m.spent for m in models]
         summary, (wall, cpu), store = asyncio.run(
             run_benchmark(executor, tasks, args.trials, 1, Path(tmp) / "runs.sqlite")
         )
@@ -184,24 +213,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if summary.errors or summary.infra_errors or summary.successes != len(episodes):
         print(f"unexpected outcome: {summary.line()}", file=sys.stderr)
         return 1
-    model_s = sum(c["latency_ms"] for e in episodes for c in e.llm_calls) / 1000
+    call_s = sum(c["latency_ms"] for e in episodes for c in e.llm_calls) / 1000
+    inner_wall, inner_cpu = (
+        sum(after[i] - before[i] for after, before in zip(
+            (m.spent for m in models), spent_before, strict=True
+        ))
+        for i in (0, 1)
+    )  # fmt: skip
     decisions = sum(c["node"] == "agent" for e in episodes for c in e.llm_calls)
     tool_calls = sum(len(m.get("tool_calls", [])) for e in episodes for m in e.records)
     score_wall, score_cpu = (sum(x) for x in zip(*scoring, strict=True))
-    wall_ms = (wall - model_s - score_wall) / decisions * 1000
-    cpu_ms = (cpu - score_cpu) / decisions * 1000
-    verdict = "OK" if min(wall_ms, cpu_ms) < TARGET_MS else "ABOVE TARGET"
+    wall_ms = (wall - inner_wall - score_wall) / decisions * 1000
+    cpu_ms = (cpu - inner_cpu - score_cpu) / decisions * 1000
+    verdict = "OK" if cpu_ms <= TARGET_MS else "ABOVE TARGET"
     print(
         f"episodes               {len(episodes)} (all reward 1.0), {decisions} agent "
         f"decisions, {tool_calls} tool calls"
     )
     print(
-        f"wall                   {wall * 1000:.0f} ms (model calls {model_s * 1000:.0f} ms, "
+        f"wall                   {wall * 1000:.0f} ms (LangChain model calls "
+        f"{call_s * 1000:.0f} ms, of which the scripted replies {inner_wall * 1000:.0f} ms; "
         f"scoring {score_wall * 1000:.0f} ms); CPU {cpu * 1000:.0f} ms"
     )
-    print(f"overhead/decision wall {wall_ms:.2f} ms (total minus model calls and scoring)")
-    print(f"overhead/decision CPU  {cpu_ms:.2f} ms (process CPU minus scoring; upper bound)")
-    print(f"target < {TARGET_MS} ms: {verdict}")
+    print(f"overhead/decision wall {wall_ms:.2f} ms (total minus scripted replies and scoring)")
+    print(f"overhead/decision CPU  {cpu_ms:.2f} ms (process CPU minus scripted replies, scoring)")
+    print(f"target <= {TARGET_MS} ms CPU: {verdict}")
     node_ms: dict[str, list[float]] = {}
     for episode in episodes:
         for timing in episode.node_timings:

@@ -18,6 +18,7 @@ from fama.commands.import_run import import_command
 from fama.runs.report import build_report
 from fama.runs.store import RunStore
 from tests.test_analysis import Router, helper_for
+from tests.test_view import view_text
 
 POLICY = "Refunds need the receipt number. Confirm before any refund."
 TOOLS = [
@@ -325,7 +326,7 @@ def test_analyze_and_view_an_imported_run(
     page = tmp_path / "view.html"
     view = build_parser().parse_args(["view", "logs", "--db", str(db), "--out", str(page)])
     assert view.func(view) == 0
-    html = page.read_text()
+    html = view_text(page)  # the page and its episode data files
     assert "policy_violation" in html and "Refund order 7 please (c1)" in html
 
 

@@ -209,7 +209,11 @@ def test_two_example_tasks_with_the_embedded_model(
     for episode in episodes:
         assert episode.status == "done", episode.error_detail
         assert episode.reward in (0.0, 1.0)
-        assert set(episode.reward_info["components"]) == {"DB", "ACTION", "STATE"}
+        components = set(episode.reward_info["components"])
+        if episode.termination in ("user_stop", "agent_stop"):
+            assert components == {"DB", "ACTION", "STATE"}
+        else:  # a premature end (max_steps, too many errors) scores 0 unchecked, as tau2
+            assert episode.reward == 0.0 and components == set()
         assert any(r["role"] == "assistant" for r in episode.records)
 
 

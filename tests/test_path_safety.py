@@ -114,7 +114,8 @@ def test_view_into_a_folder_writes_the_default_name_and_no_temp_file(
     out = tmp_path / "pages"
     out.mkdir()
     assert main(["view", "r1", "--db", str(db), "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["r1.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["r1-data", "r1.html"]
+    assert [p.name for p in (out / "r1-data").iterdir()] == ["episodes-00000.js"]
     with pytest.raises(IsADirectoryError):
         write_html("<html></html>", out)  # a folder as the file: nothing is left behind
     assert not list(tmp_path.rglob("*.tmp"))

@@ -16,6 +16,7 @@ from fama.runs.store import RunStore
 from tests.fakes import ScriptedChatModel
 from tests.readme_snippets import blocks, commands, section
 from tests.test_analysis import Router
+from tests.test_view import view_text
 
 SECTION = section("Use it on your own agent")
 REFUND = AIMessage(
@@ -84,5 +85,5 @@ def test_the_import_commands_run(
     with RunStore(tmp_path / "fama-runs.sqlite") as store:
         labels = store.episode_labels("support-logs")
     assert [r.category for r in labels[("conv-1", 0)]] == ["policy_violation"]
-    page = (tmp_path / "support-logs.html").read_text()
+    page = view_text(tmp_path / "support-logs.html")  # the page and its episode data files
     assert "refunded without asking" in page and "policy_violation" in page

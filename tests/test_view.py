@@ -1,14 +1,17 @@
-"""The run viewer: view model from the store, the self-contained page, XSS safety, the command."""
+"""The run viewer: page model and episode details from the store, the page and its data files,
+XSS safety, the command."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +23,17 @@ from fama.commands import view as view_command
 from fama.core.state import FamaDecision
 from fama.core.trajectory import MessageRecord
 from fama.runs.store import EpisodeLabelRow, EpisodeRecord, RunStore
-from fama.view import build_view, make_server, render_html, view_model
-from fama.view.model import message_views
+from fama.view import (
+    data_dir,
+    episode_details,
+    make_server,
+    render_html,
+    view_model,
+    write_view,
+)
+from fama.view.model import Labels, message_views
 from fama.view.render import embed_json
+from fama.view.site import CALLBACK
 
 RUN_ID = "view-demo"
 HOSTILE = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">&amp;'
@@ -240,10 +251,34 @@ def store_path(tmp_path: Path) -> Path:
     return build_sample_store(tmp_path / "runs.sqlite")
 
 
+def read_view(
+    store: RunStore, labels: Labels | None = None, **selection: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The sample run's page model and the details of its listed episodes."""
+    rows: list[dict[str, Any]] = []
+    found = store.episode_labels(RUN_ID) if labels is None else labels
+    details = list(episode_details(store, RUN_ID, rows, found, **selection))
+    return view_model(store.load_run(RUN_ID), rows, **selection), details
+
+
 def embedded_data(page: str) -> Any:
     match = re.search(r'<script type="application/json" id="fama-data">(.*?)</script>', page, re.S)
     assert match is not None
     return json.loads(match.group(1))
+
+
+def view_text(page: Path) -> str:
+    """A written page's text followed by its episode data files' text."""
+    chunks = sorted(data_dir(page).glob("episodes-*.js"))
+    return "\n".join(p.read_text(encoding="utf-8") for p in [page, *chunks])
+
+
+def chunk_data(path: Path) -> list[dict[str, Any]]:
+    """The episodes of one data file (``famaViewChunk([...]);``)."""
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(f"{CALLBACK}(") and text.endswith(");\n")
+    episodes: list[dict[str, Any]] = json.loads(text[len(CALLBACK) + 1 : -3])
+    return episodes
 
 
 # --- the view model -----------------------------------------------------------------------
@@ -251,8 +286,8 @@ def embedded_data(page: str) -> Any:
 
 def test_view_model_of_a_stored_run(store_path: Path) -> None:
     with RunStore(store_path, create=False) as store:
-        view = build_view(store, RUN_ID)
-    json.dumps(view, allow_nan=False)  # JSON-ready: the stored NaN became null
+        view, details = read_view(store)
+    json.loads(embed_json([view, details]))  # the page's JSON: the stored NaN becomes null
     run = view["run"]
     assert run["run_id"] == RUN_ID and run["status"] == "finished"
     fields = dict(run["fields"])
@@ -277,7 +312,12 @@ def test_view_model_of_a_stored_run(store_path: Path) -> None:
         "wrong_retrieval": 1,
     }
     assert summary["fama_decisions"] == 3
-    by_key = {(e["task_id"], e["trial"]): e for e in view["episodes"]}
+    assert [e["index"] for e in details] == [e["index"] for e in view["episodes"]] == [0, 1, 2, 3]
+    row = {(e["task_id"], e["trial"]): e for e in view["episodes"]}[("r1", 1)]
+    assert row["categories"] == ["policy_violation", "wrong_retrieval"]
+    assert (row["outcome"], row["input_tokens"], row["fama_decisions"]) == ("failed", 180, 2)
+    assert "messages" not in row  # the list holds no conversation
+    by_key = {(e["task_id"], e["trial"]): e for e in details}
     failed = by_key[("r1", 1)]
     assert failed["outcome"] == "failed"
     assert failed["categories"] == ["policy_violation", "wrong_retrieval"]  # primary first
@@ -291,7 +331,8 @@ def test_view_model_of_a_stored_run(store_path: Path) -> None:
     usage = failed["usage"]
     assert (usage["input_tokens"], usage["output_tokens"], usage["llm_calls"]) == (180, 15, 2)
     assert usage["by_node"]["helper:decision_verifier"]["latency_ms"] == 5.0
-    assert failed["reward_info"]["details"]["ratio"] is None
+    assert math.isnan(failed["reward_info"]["details"]["ratio"])
+    assert json.loads(embed_json(failed))["reward_info"]["details"]["ratio"] is None
     telecom = by_key[("t3", 0)]
     assert telecom["outcome"] == "error" and telecom["categories"] == []
     user_call = telecom["messages"][1]["tool_calls"][0]
@@ -302,7 +343,7 @@ def test_view_model_of_a_stored_run(store_path: Path) -> None:
 def test_labels_can_be_given_instead_of_read(store_path: Path) -> None:
     labels = {("a7", 0): [EpisodeLabelRow("a7", 0, "custom_category", True, "given")]}
     with RunStore(store_path, create=False) as store:
-        view = build_view(store, RUN_ID, labels=labels)
+        view, _ = read_view(store, labels)
     assert view["summary"]["categories"] == {"custom_category": 1}
 
 
@@ -334,11 +375,56 @@ def test_tool_calls_pair_with_results_in_order_even_with_reused_ids() -> None:
     assert [v.get("call_index") for v in views[1:]] == [0, 0, None, 3, None]
 
 
+def test_failed_only_and_limit_choose_the_listed_episodes(store_path: Path) -> None:
+    with RunStore(store_path, create=False) as store:
+        failed, failed_details = read_view(store, failed_only=True)
+        first, details = read_view(store, failed_only=True, limit=2)
+        with pytest.raises(ValueError, match="limit must be 0 or more"):
+            read_view(store, limit=-1)
+    assert [e["index"] for e in failed_details] == [0, 1, 2]
+    assert [(e["task_id"], e["outcome"]) for e in failed["episodes"]] == [
+        ("a7", "failed"),
+        ("r1", "failed"),
+        ("t3", "error"),
+    ]
+    assert failed["summary"]["episodes"] == 4  # the summary covers the whole run
+    assert failed["selection"] == {"failed_only": True, "limit": None, "listed": 3}
+    assert [e["index"] for e in first["episodes"]] == [0, 1]
+    assert [(e["index"], e["task_id"], e["trial"]) for e in details] == [(0, "a7", 0), (1, "r1", 1)]
+
+
+def test_the_data_files_hold_each_listed_episode_once_in_chunks(
+    store_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "site" / "run.html"
+    with RunStore(store_path, create=False) as store:
+        write_view(store, RUN_ID, out, chunk=3)
+        folder = data_dir(out)
+        assert folder == tmp_path / "site" / "run-data"
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "episodes-00000.js",
+            "episodes-00001.js",
+        ]
+        chunks = [chunk_data(p) for p in sorted(folder.iterdir())]
+        assert [[e["index"] for e in c] for c in chunks] == [[0, 1, 2], [3]]
+        assert chunks[0][1]["messages"][1]["content"] == "Please cancel order #W1."
+        assert all(HOSTILE not in p.read_text(encoding="utf-8") for p in folder.iterdir())
+        page = embedded_data(out.read_text(encoding="utf-8"))
+        assert page["data"] == {"dir": "run-data", "chunk": 3}
+        assert "messages" not in json.dumps(page["episodes"])
+        # a smaller page later leaves no stale chunk behind
+        write_view(store, RUN_ID, out, chunk=3, limit=1)
+        assert [p.name for p in folder.iterdir()] == ["episodes-00000.js"]
+        assert [e["task_id"] for e in chunk_data(folder / "episodes-00000.js")] == ["a7"]
+        with pytest.raises(ValueError, match="chunk must be at least 1"):
+            write_view(store, RUN_ID, out, chunk=0)
+
+
 def test_an_empty_run_has_a_view() -> None:
     from fama.runs.store import RunInfo
 
     info = RunInfo("empty", {}, [], "running", "t0", "t0")
-    view = view_model(info, [], {})
+    view = view_model(info, [])
     assert view["summary"]["episodes"] == 0 and view["summary"]["avg_reward"] is None
     assert "<title>FAMA run empty</title>" in render_html(view)
 
@@ -348,7 +434,7 @@ def test_an_empty_run_has_a_view() -> None:
 
 def test_the_page_is_self_contained_and_embeds_the_view_safely(store_path: Path) -> None:
     with RunStore(store_path, create=False) as store:
-        view = build_view(store, RUN_ID)
+        view, _ = read_view(store)
     page = render_html(view)
     assert embedded_data(page) == view
     # the hostile text never appears raw: only the page's own two scripts exist
@@ -360,6 +446,7 @@ def test_the_page_is_self_contained_and_embeds_the_view_safely(store_path: Path)
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
     assert csp is not None and "default-src &#x27;none&#x27;" in csp.group(1)
     assert "script-src &#x27;sha256-" in csp.group(1)
+    assert "&#x27;self&#x27;" in csp.group(1)  # the episode data files beside the page
 
 
 def test_embedded_json_cannot_close_the_script_element() -> None:
@@ -371,7 +458,7 @@ def test_embedded_json_cannot_close_the_script_element() -> None:
 def test_a_hostile_run_id_is_escaped_in_the_title() -> None:
     from fama.runs.store import RunInfo
 
-    page = render_html(view_model(RunInfo("<b>x</b>", {}, [], "running", "", ""), [], {}))
+    page = render_html(view_model(RunInfo("<b>x</b>", {}, [], "running", "", ""), []))
     assert "<title>FAMA run &lt;b&gt;x&lt;/b&gt;</title>" in page
 
 
@@ -393,6 +480,13 @@ def test_view_command_writes_the_page_and_prints_its_path(
     assert run_cli(RUN_ID, "--db", str(store_path), "--out", str(out)) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert embedded_data(out.read_text(encoding="utf-8"))["run"]["run_id"] == RUN_ID
+    assert (tmp_path / "pages" / "run-data" / "episodes-00000.js").is_file()
+    assert (
+        run_cli(RUN_ID, "--db", str(store_path), "-o", str(out), "--failed-only", "--limit", "1")
+        == 0
+    )
+    listed = embedded_data(out.read_text(encoding="utf-8"))["episodes"]
+    assert [(e["task_id"], e["outcome"]) for e in listed] == [("a7", "failed")]
     monkeypatch.chdir(tmp_path)
     assert run_cli(RUN_ID, "--db", str(store_path)) == 0
     assert (tmp_path / "fama-view" / f"{RUN_ID}.html").is_file()
@@ -410,6 +504,8 @@ def test_view_command_errors_are_clear(
     assert "no run store" in capsys.readouterr().err
     assert run_cli(RUN_ID, "--db", str(store_path), "--serve", "--port", "70000") == 2
     assert "--port" in capsys.readouterr().err
+    assert run_cli(RUN_ID, "--db", str(store_path), "--limit", "-1") == 2
+    assert "--limit must be 0 or more" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists()
 
 
@@ -425,6 +521,15 @@ def test_the_server_serves_the_page_on_loopback_only(store_path: Path, tmp_path:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/page.html", timeout=5) as resp:
                 assert embedded_data(resp.read().decode("utf-8"))["run"]["run_id"] == RUN_ID
+            chunk = f"http://127.0.0.1:{port}/page-data/episodes-00000.js"
+            with urllib.request.urlopen(chunk, timeout=5) as resp:  # the page's data files
+                assert resp.headers["Content-Type"].startswith("text/javascript")
+                assert resp.read().startswith(f"{CALLBACK}(".encode())
+            (out.parent / "page-data" / "notes.txt").write_text("private", encoding="utf-8")
+            for other in ("page-data/notes.txt", "page-data/", "page-data/episodes-0.js"):
+                with pytest.raises(urllib.error.HTTPError) as err:  # nothing else
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/{other}", timeout=5)
+                assert err.value.code == 404
         finally:
             server.shutdown()
             thread.join(timeout=5)

@@ -1,6 +1,7 @@
 """The run viewer in a real headless Chromium (Debian ``chromium`` + ``chromium-driver``):
-the page loads without errors, filters work, an episode opens, hostile text stays text, and
-the page also loads over ``--serve``'s loopback server.
+the page loads without errors, filters work, an episode opens (its detail loaded on demand
+from the data files beside the page), hostile text stays text, and the page also loads over
+``--serve``'s loopback server.
 
 Skipped when Chromium, chromedriver or Selenium is missing, unless ``FAMA_REQUIRE_BROWSER=1``
 (CI), where that is a failure. Selenium is given both binaries explicitly: Selenium Manager
@@ -19,8 +20,8 @@ from typing import Any
 import pytest
 
 from fama.runs.store import RunStore
-from fama.view import make_server, write_view
-from tests.test_view import GUIDANCE, HOSTILE, RUN_ID, build_sample_store
+from fama.view import data_dir, make_server, write_view
+from tests.test_view import CONFIG, GUIDANCE, HOSTILE, PROMPTS, RUN_ID, build_sample_store, episode
 
 pytestmark = [pytest.mark.browser, pytest.mark.allow_hosts(["127.0.0.1", "::1"])]
 
@@ -86,6 +87,16 @@ def load(driver: Any, url: str) -> None:
     )
 
 
+def shown(driver: Any, index: int) -> Any:
+    """Wait until episode ``index``'s detail (loaded on demand) is shown; the detail pane."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    detail = driver.find_element(By.ID, "detail")
+    WebDriverWait(driver, 10).until(lambda d: detail.get_attribute("data-shown") == str(index))
+    return detail
+
+
 def errors(driver: Any) -> list[str]:
     """Severe browser console entries (script errors, CSP violations) since the last call."""
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -137,7 +148,7 @@ def test_page_loads_filters_and_opens_an_episode(driver: Any, page: Path) -> Non
 
     failed = next(r for r in visible_rows(driver) if r.text.startswith("r1 1"))
     failed.click()
-    detail = driver.find_element(By.ID, "detail")
+    detail = shown(driver, int(failed.get_attribute("data-index")))
     text = detail.text
     assert "r1 · trial 1" in text and "failed" in text
     assert "null" not in text.split()  # absent parts leave no trace
@@ -169,18 +180,17 @@ def test_page_loads_filters_and_opens_an_episode(driver: Any, page: Path) -> Non
 
     # another episode: passed, with the FAMA guidance; the URL hash selects it
     load(driver, page.as_uri() + "#episode-1")
-    detail = driver.find_element(By.ID, "detail")
+    detail = shown(driver, 1)
     assert "r1 · trial 0" in detail.text and GUIDANCE in detail.text
     # the telecom episode: the user's own tool call and its result
     driver.find_element(By.CSS_SELECTOR, "#episodes tbody tr[data-index='3']").click()
-    detail = driver.find_element(By.ID, "detail")
+    detail = shown(driver, 3)
     assert "user tool call" in detail.text and "requested by user" in detail.text
     assert "ModelUnavailableError: server down" in detail.text
     assert errors(driver) == []
 
 
 def test_page_loads_over_the_loopback_server(driver: Any, page: Path) -> None:
-    from selenium.webdriver.common.by import By
 
     with make_server(page) as server:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -189,8 +199,33 @@ def test_page_loads_over_the_loopback_server(driver: Any, page: Path) -> None:
             load(driver, f"http://127.0.0.1:{server.server_address[1]}/{page.name}")
             assert len(visible_rows(driver)) == 4
             visible_rows(driver)[0].click()
-            assert "trial" in driver.find_element(By.ID, "detail").text
+            assert "trial" in shown(driver, 0).text
             assert errors(driver) == []
         finally:
             server.shutdown()
             thread.join(timeout=5)
+
+
+def test_episodes_beyond_the_first_chunk_load_on_demand(
+    driver: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    root = tmp_path_factory.mktemp("big")
+    with RunStore(root / "runs.sqlite") as store:
+        store.create_or_resume_run(RUN_ID, CONFIG, PROMPTS)
+        for i in range(60):
+            store.save_episode(RUN_ID, episode(f"t{i:02d}", 0, "retail"))
+        page = write_view(store, RUN_ID, root / "big.html", chunk=25)
+    assert "Your order is cancelled." not in page.read_text(encoding="utf-8")
+    load(driver, page.as_uri() + "#episode-57")  # in the third data file
+    detail = shown(driver, 57)
+    assert "t57 · trial 0" in detail.text and "Your order is cancelled." in detail.text
+    assert driver.execute_script("return document.querySelectorAll('head script').length") == 0
+    driver.find_element(By.CSS_SELECTOR, "#episodes tbody tr[data-index='3']").click()
+    assert "t03 · trial 0" in shown(driver, 3).text
+    assert errors(driver) == []
+    # a missing data file is a clear message in the page, not a silent blank
+    (data_dir(page) / "episodes-00001.js").unlink()
+    load(driver, page.as_uri() + "#episode-30")
+    assert "keep the folder big-data next to this page" in shown(driver, 30).text

@@ -153,9 +153,9 @@ def _load_episodes(
 
     split = None if args.split == "all" else args.split
     stored = store.episodes(args.run_id, failed_only=True, split=split)
-    every = store.episodes(args.run_id, split=split)
+    every = store.episodes(args.run_id, split=split, messages=False)
     if not every:
-        present = sorted({str(e.split) for e in store.episodes(args.run_id)})
+        present = sorted({str(e.split) for e in store.episodes(args.run_id, messages=False)})
         raise AnalyzeError(
             f"run {args.run_id!r} has no episodes in split {args.split!r} "
             f"(splits present: {', '.join(present) or 'none'}; --split all takes every one)"

@@ -14,7 +14,7 @@ def run_summary(store: Any, run_id: str) -> dict[str, Any]:
     from fama.helpers.registry import HELPERS
     from fama.runs.metrics import is_success
 
-    episodes = store.episodes(run_id)
+    episodes = store.episodes(run_id, messages=False)
     nodes = {t["node"] for e in episodes for t in e.node_timings}
     calls = [c for e in episodes for c in e.llm_calls]
     return {

@@ -187,9 +187,13 @@ def register(subparsers: Any) -> None:
     judge.add_argument(
         "--no-judge", action="store_true", help="skip NL_ASSERTION (the report says so)"
     )
-    models.add_argument("--base-url", help="OpenAI-compatible server for all three models")
-    models.add_argument("--user-base-url", help="server of the user model (default --base-url)")
-    models.add_argument("--judge-base-url", help="server of the judge (default --base-url)")
+    models.add_argument(
+        "--base-url",
+        help="OpenAI-compatible server for all three models; several replicas comma-separated "
+        "(least-loaded, failover)",
+    )
+    models.add_argument("--user-base-url", help="server(s) of the user model (default --base-url)")
+    models.add_argument("--judge-base-url", help="server(s) of the judge (default --base-url)")
     models.add_argument("--temperature", type=float, default=0.0, help="(default 0.0)")
     models.add_argument(  # bounded generation (issue 16)
         "--max-output-tokens",
@@ -237,6 +241,19 @@ def register(subparsers: Any) -> None:
         "--force-config",
         action="store_true",
         help="run a FAMA configuration made for another environment",
+    )
+    # --- issue 14: tracing (fama.runs.tracing) ---
+    execution.add_argument(
+        "--trace",
+        choices=["langsmith", "otel"],
+        help="send traces (run/episode/decision metadata on every span): langsmith (needs "
+        "LANGSMITH_API_KEY) or otel (OTLP if configured, else JSON lines in --trace-file)",
+    )
+    execution.add_argument(
+        "--trace-file",
+        type=Path,
+        default=Path("fama-traces.jsonl"),
+        help="span file of --trace otel without OTLP (default fama-traces.jsonl)",
     )
     parser.set_defaults(func=run_command)
 
@@ -476,6 +493,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
     from fama.envs.tau2.user_scenario import TRANSCRIPT_PROMPT
     from fama.envs.user_transcript import FIRST_PROMPT, NEXT_PROMPT
+    from fama.llm.endpoints import snapshot, usage_since
     from fama.llm.probe import probe_models
     from fama.prompts.registry import load_prompt
     from fama.runs.breaker import CircuitBreaker
@@ -483,6 +501,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
     from fama.runs.lease import held_lease
     from fama.runs.runner import Progress, agent_setup, plan_jobs, run_jobs
     from fama.runs.store import FAILED_STATUSES, RunStore
+    from fama.runs.tracing import run_trace, trace_callbacks
 
     fama_config, mode = _fama_options(args)
     for name in ("trials", "concurrency", "max_steps", "max_errors"):
@@ -521,6 +540,10 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
         ),
         *loaded.data_refs,
     ]
+    try:
+        callbacks, close_trace = trace_callbacks(args.trace, args.trace_file)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     with (
         sigterm_as_interrupt() as terminated,
         RunStore(args.db) as store,
@@ -528,6 +551,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
         asyncio.Runner() as runner,  # one event loop for the probe and the run
     ):
         stack.enter_context(held_lease(args.db, run_id))
+        stack.callback(close_trace)
         from fama.serving.session import served_models
 
         with served_models(specs, stack) as live_specs:
@@ -542,7 +566,11 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
             )
             keep = ["done"] if args.retry_errors else None
             stored = store.finished_episode_keys(run_id, statuses=keep)
-            retried = store.episodes(run_id, statuses=FAILED_STATUSES) if args.retry_errors else []
+            retried = (
+                store.episodes(run_id, statuses=FAILED_STATUSES, messages=False)
+                if args.retry_errors
+                else []
+            )
             jobs = plan_jobs(
                 loaded.tasks, args.trials, skip=stored, retried=retried, task_id=loaded.task_id
             )
@@ -576,6 +604,8 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
                     user_style=spec.user_style,
                 )
             )
+            endpoints_before = snapshot()
+            stack.callback(lambda: store.add_endpoint_stats(run_id, usage_since(endpoints_before)))
             breaker = CircuitBreaker(spec.circuit_breaker) if spec.circuit_breaker else None
             try:
                 summary = runner.run(
@@ -590,6 +620,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
                         concurrency=args.concurrency,
                         skipped=len(stored),
                         progress=Progress(enabled=not args.no_progress),
+                        trace=run_trace(run_id, spec.to_config(), callbacks=callbacks),
                         breaker=breaker,
                     )
                 )

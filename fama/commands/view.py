@@ -1,4 +1,5 @@
-"""``fama view RUN_ID``: write a run's static HTML page, optionally serve it on 127.0.0.1."""
+"""``fama view RUN_ID``: write a run's static HTML page and its episode data, optionally
+serve them on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "view",
         help="write a static HTML page of a stored run (episodes, conversations, FAMA, labels)",
-        description="Write one self-contained HTML file for a stored run: run configuration "
+        description="Write an HTML page for a stored run: run configuration "
         "and summary, the episode list with filters (failed only, failure category, domain, "
         "task id) and per episode the conversation with every tool call and result, FAMA's "
         "decisions (diagnosis, active helpers, guidance), the reward breakdown, usage and "
-        "the failure labels. The file needs no server and no network; --serve also serves "
-        "that one page on 127.0.0.1 until Ctrl-C.",
+        "the failure labels. Episode details are written to a folder next to the page "
+        "(NAME-data/) and loaded when an episode is opened, so big runs make small pages. "
+        "The page needs no server and no network; --serve also serves the page and its "
+        "data files (nothing else) on 127.0.0.1 until Ctrl-C.",
     )
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument(
@@ -41,7 +44,17 @@ def register(subparsers: Any) -> None:
         help=f"HTML file (or existing folder) to write (default {DEFAULT_DIR}/RUN_ID.html)",
     )
     parser.add_argument(
-        "--serve", action="store_true", help="serve the page (only it) on 127.0.0.1 until Ctrl-C"
+        "--failed-only",
+        action="store_true",
+        help="list only episodes that did not pass (errors included); the summary covers all",
+    )
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="list at most N episodes (after --failed-only)"
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the page and its data files (only them) on 127.0.0.1 until Ctrl-C",
     )
     parser.add_argument(
         "--port", type=int, default=0, help="port for --serve (default 0: a free port)"
@@ -57,12 +70,17 @@ def run_view(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"fama view: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
         return 2
+    if args.limit is not None and args.limit < 0:
+        print(f"fama view: --limit must be 0 or more, got {args.limit}", file=sys.stderr)
+        return 2
     out: Path = args.out or default_out(args.run_id)
     if out.is_dir():  # -o DIR: the default file name inside it
         out = out / default_out(args.run_id).name
     try:
         with RunStore(args.db, create=False) as store:
-            path = write_view(store, args.run_id, out)
+            path = write_view(
+                store, args.run_id, out, failed_only=args.failed_only, limit=args.limit
+            )
     except StoreError as exc:
         print(f"fama view: {exc}", file=sys.stderr)
         return 2

@@ -56,6 +56,7 @@ from fama.graph.decision import (
     add_decision_nodes,
     route_after_tool_use,
 )
+from fama.graph.tracing import decision_traced
 from fama.llm.failures import FailureInfo, failure_detail, failure_info
 from fama.nodes.env_tools import tools_node, user_tools_node
 from fama.nodes.fc_agent import fc_agent_node
@@ -133,7 +134,7 @@ def build_episode_graph(agent_node: AgentNode | None = None) -> StateGraph[Any, 
     builder.add_node("user_tools", user_tools_node)
     agent = ORCHESTRATOR if fama else "agent"
     if isinstance(agent_node, FamaDecisions):
-        add_decision_nodes(builder, agent_node)
+        add_decision_nodes(builder, agent_node, decision_traced)
         after_tool_use: dict[Hashable, str] = {
             VERIFIER: VERIFIER,
             "tools": "tools",

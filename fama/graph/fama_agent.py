@@ -30,6 +30,7 @@ from fama.graph.decision import (
     add_decision_nodes,
     route_after_tool_use,
 )
+from fama.graph.tracing import decision_traced
 from fama.helpers.settings import fama_settings, prompt_names
 from fama.nodes.mitigation import TOOL_USE
 
@@ -135,7 +136,7 @@ def fama_agent_builder(
     )
     wrap = _with_context(ctx)
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(FamaState, context_schema=FamaContext)
-    add_decision_nodes(builder, FamaDecisions(tool_use_node), wrap)
+    add_decision_nodes(builder, FamaDecisions(tool_use_node), lambda n: wrap(decision_traced(n)))
     builder.add_node(TOOLS, wrap(tools_node))
     builder.add_node(TURN, new_turn)
     builder.add_edge(START, TURN)

@@ -4,6 +4,7 @@ The agent, the user simulator and the judge each get their own ``ModelSpec``. Op
 servers (vLLM, Ollama's ``/v1``, llama.cpp's ``llama-server``) are reached with provider
 ``openai`` and a ``base_url``; the API key comes from the environment (``OPENAI_API_KEY`` or the
 variable named by ``api_key_env``) and is ``"none"`` when a base URL is given without a key.
+A ``base_url`` may list several replicas, comma-separated (``fama.llm.endpoints``).
 Specs with provider ``local`` name FAMA's embedded backbone: the serving code starts the server
 and fills in ``base_url`` before the spec reaches ``resolve_chat_model``.
 
@@ -132,6 +133,8 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
         )
     from langchain.chat_models import init_chat_model
 
+    from fama.llm.endpoints import routed_client, split_urls
+
     kwargs: dict[str, Any] = {"temperature": spec.temperature}
     if spec.max_tokens is not None:
         kwargs["max_tokens"] = spec.max_tokens
@@ -140,8 +143,11 @@ def resolve_chat_model(spec: ModelSpec) -> BaseChatModel:
     key = _api_key(spec)
     if key is not None:
         kwargs["api_key"] = key
-    if spec.base_url:
-        kwargs["base_url"] = spec.base_url
+    urls = split_urls(spec.base_url)
+    if urls:
+        kwargs["base_url"] = urls[0]
+    if len(urls) > 1 and spec.provider in _OPENAI_COMPATIBLE:  # replicas: fama.llm.endpoints
+        kwargs["http_async_client"] = routed_client(urls, spec.timeout_s)
     if spec.provider in _OPENAI_COMPATIBLE:
         provider = "openai"
         # usage_metadata is only filled for custom base URLs when asked for; retries are

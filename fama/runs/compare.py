@@ -518,7 +518,10 @@ def build_comparison(
     if len(ids) < 2:
         raise CompareError("compare needs at least two different runs")
     infos = {r: store.load_run(r) for r in ids}
-    by_run = {r: {(e.domain, e.task_id, e.trial): e for e in store.episodes(r)} for r in ids}
+    by_run = {
+        r: {(e.domain, e.task_id, e.trial): e for e in store.episodes(r, messages=False)}
+        for r in ids
+    }
     keys, dropped = _pair(by_run, convention)
     if not keys:
         common = len(set.intersection(*(set(eps) for eps in by_run.values())))

@@ -10,9 +10,10 @@ passing estimated or missing counts off as measured ones.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fama.core.state import LLMCall
+if TYPE_CHECKING:  # type-only: keeps fama report free of LangGraph imports
+    from fama.core.state import LLMCall
 
 KEYS = ("calls", "truncated", "usage_missing", "usage_unknown")
 

@@ -185,7 +185,7 @@ def token_overhead(run: list[EpisodeRecord], baseline: list[EpisodeRecord]) -> d
 def build_report(store: RunStore, run_id: str, *, baseline_id: str | None = None) -> dict[str, Any]:
     """Every number of the report as a JSON-ready dict."""
     info = store.load_run(run_id)
-    episodes = store.episodes(run_id)
+    episodes = store.episodes(run_id, messages=False)
     status_counts = Counter(e.status for e in episodes)
     terminations = Counter(e.termination or e.status for e in episodes)
     config = info.config
@@ -228,12 +228,13 @@ def build_report(store: RunStore, run_id: str, *, baseline_id: str | None = None
         ),
         "latency_ms": _latency(episodes),
         "has_helpers": has_helpers,
+        "endpoints": store.endpoint_stats(run_id),
         "episode_rows": [_episode_row(e) for e in episodes],
     }
     if baseline_id is not None:
         report["baseline"] = {
             "run_id": baseline_id,
-            **token_overhead(episodes, store.episodes(baseline_id)),
+            **token_overhead(episodes, store.episodes(baseline_id, messages=False)),
         }
     return report
 
@@ -353,6 +354,15 @@ def render_report(report: dict[str, Any]) -> str:
             [
                 (n, v["count"], v["mean_ms"], v["p50_ms"], v["p95_ms"])
                 for n, v in report["latency_ms"].items()
+            ],
+        )
+    if report.get("endpoints"):
+        lines += ["", "Model endpoints (replicas):"]
+        lines += _table(
+            ["url", "requests", "failures", "taken out", "mean ms"],
+            [
+                (e["url"], e["requests"], e["failures"], e["taken_out"], e["mean_latency_ms"])
+                for e in report["endpoints"]
             ],
         )
     if "baseline" in report:

@@ -26,11 +26,14 @@ from fama.core.trajectory import MessageRecord
 from fama.llm.failures import failure_info
 from fama.runs.breaker import CircuitBreaker
 from fama.runs.metrics import is_success
+from fama.runs.progress_bar import ProgressBar
 from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
+from fama.runs.tracing import episode_trace, traced
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AnyMessage
+    from langchain_core.runnables import RunnableConfig
 
     from fama.core.context import EpisodeContext
     from fama.core.env import ToolEnvironment
@@ -155,7 +158,8 @@ class RunSummary:
 
 
 class Progress:
-    """Progress on a text stream: one rewritten line on a terminal, throttled lines otherwise.
+    """Progress on a text stream: a live bar with ETA on a terminal (``ProgressBar``),
+    throttled lines otherwise.
 
     ``tick_s`` is how often the runner refreshes it while no episode ends (so the elapsed
     time keeps moving): every second on a terminal, every ``interval_s`` otherwise.
@@ -168,6 +172,7 @@ class Progress:
         self.enabled = enabled
         self.interval_s = interval_s
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._bar = ProgressBar(self.stream) if self._tty and enabled else None
         self._last = -float("inf")
 
     @property
@@ -180,9 +185,10 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        if self._tty:
-            self.stream.write("\r" + summary.line() + ("\n" if final else ""))
-        elif final or now - self._last >= self.interval_s:
+        if self._bar is not None:
+            self._bar.update(summary, final=final)
+            return
+        if final or now - self._last >= self.interval_s:
             self.stream.write(summary.line() + "\n")
         else:
             return
@@ -202,6 +208,7 @@ async def run_jobs(
     concurrency: int = 4,
     skipped: int = 0,
     progress: Progress | None = None,
+    trace: RunnableConfig | None = None,
     breaker: CircuitBreaker | None = None,
 ) -> RunSummary:
     """Run ``jobs`` with at most ``concurrency`` at once, saving each episode as it ends.
@@ -211,7 +218,9 @@ async def run_jobs(
     ``interrupted`` and ``CancelledError`` propagates; if saving fails the run is marked
     ``failed`` and the error propagates. ``skipped`` counts episodes stored before. When
     ``breaker`` trips, the episodes still running are cancelled, no new one starts, the run
-    is marked ``interrupted`` (resumable) and ``summary.stopped`` says why.
+    is marked ``interrupted`` (resumable) and ``summary.stopped`` says why. Each episode
+    runs with ``trace`` (``fama.runs.tracing.run_trace``) plus its own identity as LangChain
+    run metadata and tags.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -222,8 +231,12 @@ async def run_jobs(
 
     async def one(job: EpisodeJob) -> None:
         started_at, t0 = utc_now(), time.perf_counter()
+        config = episode_trace(
+            trace, run_id=run_id, task_id=job.task_id, trial=job.trial, seed=job.seed, domain=domain
+        )
         try:
-            outcome = await execute(job)
+            with traced(config):
+                outcome = await execute(job)
         except Exception as exc:  # one broken episode must not end the run
             outcome = EpisodeOutcome(
                 status="error",

@@ -1,25 +1,25 @@
-"""``fama view``: a static, self-contained HTML page per stored run.
+"""``fama view``: a static HTML page per stored run, its episodes loaded on demand.
 
-``build_view`` turns a run of the store into a JSON-ready view model (``fama.view.model``),
-``render_html`` makes the page (``fama.view.render``), ``write_view`` does both into a file
-and ``make_server`` serves that one page on 127.0.0.1 (``fama.view.serve``).
+``build_view`` reads a stored run's page model (header, summary, list) without messages,
+``episode_details`` each listed episode's detail (``fama.view.model``),
+``render_html`` makes the page (``fama.view.render``), ``write_view`` writes the page and
+its episode data files (``fama.view.site``) and ``make_server`` serves that page and its
+data files on 127.0.0.1 (``fama.view.serve``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-from fama.view.model import build_view, view_model
-from fama.view.render import render_html, write_html
+from fama.view.model import build_view, episode_details, view_model
+from fama.view.render import render_html
 from fama.view.serve import make_server
+from fama.view.site import data_dir, write_view
 
-if TYPE_CHECKING:
-    from fama.runs.store import RunStore
-
-__all__ = ["build_view", "make_server", "render_html", "view_model", "write_view"]
-
-
-def write_view(store: RunStore, run_id: str, out: Path) -> Path:
-    """Write the page of ``run_id`` to ``out`` and return the path."""
-    return write_html(render_html(build_view(store, run_id)), out)
+__all__ = [
+    "build_view",
+    "data_dir",
+    "episode_details",
+    "make_server",
+    "render_html",
+    "view_model",
+    "write_view",
+]

@@ -14,9 +14,8 @@ metrics as in ``fama report``).
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -48,17 +47,6 @@ HEADER_FIELDS: tuple[tuple[str, str], ...] = (
 )
 # Episode ``extra`` entries the page shows in their own sections.
 _SHOWN_EXTRA = frozenset({"fama_decisions", "agent_issues"})
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with non-finite floats replaced by ``None`` (JSON has no NaN/Infinity)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def outcome(episode: EpisodeRecord) -> str:
@@ -186,31 +174,54 @@ def episode_view(
     }
 
 
-def summary(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Counts, official metrics (errors excluded), tokens, domains and categories."""
-    outcomes = Counter(e["outcome"] for e in episodes)
-    scored = [e for e in episodes if e["outcome"] != "error"]
+def episode_row(
+    index: int, episode: EpisodeRecord, labels: Sequence[EpisodeLabelRow]
+) -> dict[str, Any]:
+    """The episode's line in the page's list (and what the run summary counts)."""
+    return {
+        "index": index,
+        "task_id": episode.task_id,
+        "trial": episode.trial,
+        "domain": episode.domain,
+        "status": episode.status,
+        "outcome": outcome(episode),
+        "termination": episode.termination,
+        "reward": episode.reward,
+        "categories": list(
+            dict.fromkeys(lab.category for lab in sorted(labels, key=lambda lab: not lab.primary))
+        ),
+        "input_tokens": sum(c["input_tokens"] for c in episode.llm_calls),
+        "output_tokens": sum(c["output_tokens"] for c in episode.llm_calls),
+        "fama_decisions": len(episode.extra.get("fama_decisions", [])),
+    }
+
+
+def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts, official metrics (errors excluded), tokens, domains and categories of
+    ``episode_row`` rows."""
+    outcomes = Counter(e["outcome"] for e in rows)
+    scored = [e for e in rows if e["outcome"] != "error"]
     by_task: dict[str, list[bool]] = defaultdict(list)
     for e in scored:
         by_task[f"{e['domain']}\x00{e['task_id']}"].append(e["outcome"] == "passed")
     rewards = [float(e["reward"]) for e in scored if e["reward"] is not None]
-    categories: Counter[str] = Counter(c for e in episodes for c in e["categories"])
+    categories: Counter[str] = Counter(c for e in rows for c in e["categories"])
     return {
-        "episodes": len(episodes),
-        "tasks": len({(e["domain"], e["task_id"]) for e in episodes}),
+        "episodes": len(rows),
+        "tasks": len({(e["domain"], e["task_id"]) for e in rows}),
         "passed": outcomes["passed"],
         "failed": outcomes["failed"],
         "errors": outcomes["error"],
-        "labelled": sum(1 for e in episodes if e["categories"]),
+        "labelled": sum(1 for e in rows if e["categories"]),
         "avg_reward": sum(rewards) / len(rewards) if rewards else None,
         "pass_hat_k": {str(k): v for k, v in sorted(pass_hat_k(dict(by_task)).items())},
-        "input_tokens": sum(e["usage"]["input_tokens"] for e in episodes),
-        "output_tokens": sum(e["usage"]["output_tokens"] for e in episodes),
-        "fama_decisions": sum(len(e["fama_decisions"]) for e in episodes),
-        "domains": dict(sorted(Counter(e["domain"] for e in episodes).items())),
+        "input_tokens": sum(e["input_tokens"] for e in rows),
+        "output_tokens": sum(e["output_tokens"] for e in rows),
+        "fama_decisions": sum(e["fama_decisions"] for e in rows),
+        "domains": dict(sorted(Counter(e["domain"] for e in rows).items())),
         "categories": dict(sorted(categories.items())),
         "terminations": dict(
-            sorted(Counter(e["termination"] or e["status"] for e in episodes).items())
+            sorted(Counter(e["termination"] or e["status"] for e in rows).items())
         ),
     }
 
@@ -236,27 +247,89 @@ def run_header(info: RunInfo) -> dict[str, Any]:
     }
 
 
-def view_model(info: RunInfo, episodes: Sequence[EpisodeRecord], labels: Labels) -> dict[str, Any]:
-    """The view model of a run from its header, episodes and labels (by (task id, trial))."""
-    views = [
-        episode_view(i, ep, labels.get((ep.task_id, ep.trial), ())) for i, ep in enumerate(episodes)
-    ]
-    return jsonable(
-        {
-            "schema": VIEW_SCHEMA,
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "run": run_header(info),
-            "summary": summary(views),
-            "episodes": views,
-        }
-    )
+def select(
+    rows: Sequence[dict[str, Any]], *, failed_only: bool = False, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The rows the page lists: not passed only (errors included), at most ``limit``,
+    renumbered from 0 (the page's episode index)."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 or more, got {limit}")
+    chosen = [r for r in rows if not failed_only or r["outcome"] != "passed"][:limit]
+    return [{**row, "index": i} for i, row in enumerate(chosen)]
 
 
-def build_view(store: RunStore, run_id: str, *, labels: Labels | None = None) -> dict[str, Any]:
-    """The view model of a stored run; ``labels`` default to the store's episode labels.
+def view_model(
+    info: RunInfo,
+    rows: Sequence[dict[str, Any]],
+    *,
+    failed_only: bool = False,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The page's model: run header, summary of every row, and the rows the page lists.
 
-    An unknown run raises the store's ``RunNotFoundError``.
+    The episodes' details are not in it: the page loads them on demand (``fama.view.site``).
     """
+    listed = select(rows, failed_only=failed_only, limit=limit)
+    return {
+        "schema": VIEW_SCHEMA,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run": run_header(info),
+        "summary": summary(rows),
+        "selection": {"failed_only": failed_only, "limit": limit, "listed": len(listed)},
+        "episodes": listed,
+    }
+
+
+def light_rows(store: RunStore, run_id: str, labels: Labels) -> list[dict[str, Any]]:
+    """Every episode's row, read without messages."""
+    episodes = (ep for batch in store.episode_batches(run_id, messages=False) for ep in batch)
+    return [episode_row(i, ep, labels.get(ep.key, ())) for i, ep in enumerate(episodes)]
+
+
+def build_view(
+    store: RunStore,
+    run_id: str,
+    *,
+    labels: Labels | None = None,
+    failed_only: bool = False,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The page's model of a stored run (``view_model``), read without messages; ``labels``
+    default to the store's. An unknown run raises the store's ``RunNotFoundError``."""
     info = store.load_run(run_id)
-    episodes = store.episodes(run_id)
-    return view_model(info, episodes, store.episode_labels(run_id) if labels is None else labels)
+    rows = light_rows(store, run_id, store.episode_labels(run_id) if labels is None else labels)
+    return view_model(info, rows, failed_only=failed_only, limit=limit)
+
+
+def episode_details(
+    store: RunStore,
+    run_id: str,
+    rows: list[dict[str, Any]],
+    labels: Labels,
+    *,
+    failed_only: bool = False,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The detail of each episode the page lists (``select``), in order, while ``rows`` is
+    filled with every episode's row; ``rows`` is complete once the iterator is exhausted.
+
+    Without ``limit`` one pass reads every episode with its messages; with a limit, rows
+    are read without messages first and only the listed episodes' messages are read.
+    """
+    if limit is None:
+        listed = 0
+        for batch in store.episode_batches(run_id, batch=100):
+            for ep in batch:
+                rows.append(episode_row(len(rows), ep, labels.get(ep.key, ())))
+                if not failed_only or rows[-1]["outcome"] != "passed":
+                    yield episode_view(listed, ep, labels.get(ep.key, ()))
+                    listed += 1
+        return
+    rows.extend(light_rows(store, run_id, labels))
+    index = {
+        (r["task_id"], r["trial"]): r["index"]
+        for r in select(rows, failed_only=failed_only, limit=limit)
+    }
+    for batch in store.episode_batches(run_id, only=index.keys(), batch=100):
+        for ep in batch:
+            yield episode_view(index[ep.key], ep, labels.get(ep.key, ()))

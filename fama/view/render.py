@@ -1,9 +1,10 @@
-"""The run viewer's page: one self-contained HTML file (inline CSS and script, no network).
+"""The run viewer's page: one HTML file (inline CSS and script, no network).
 
-The view model is embedded as JSON in ``<script type="application/json">`` with ``<``,
+The page model is embedded as JSON in ``<script type="application/json">`` with ``<``,
 ``>`` and ``&`` written as ``\\u003c`` escapes, so no run content can close the element or
 open markup; the page script inserts every value as text. A Content-Security-Policy allows
-only the page's own inline style and script (by hash) and no network access at all.
+only the page's own inline style and script (by hash), scripts of its own origin (the
+episode data files beside it, ``fama.view.site``) and no other network access.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,23 +22,40 @@ from pathlib import Path
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"@@(title|csp|css|js|data)@@")
-_JSON_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
+_JSON_ESCAPES = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
 
 
 def _asset(name: str) -> str:
     return files("fama.view").joinpath("assets", name).read_text(encoding="utf-8")
 
 
+def jsonable(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by ``None`` (JSON has no NaN/Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
 def embed_json(value: Any) -> str:
-    """``value`` as JSON safe inside a ``<script>`` element (no ``<``, ``>``, ``&``)."""
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group()], text)
+    """``value`` as JSON safe inside a ``<script>`` element (no ``<``, ``>``, ``&``); a NaN
+    or infinite float is written as ``null``."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a non-finite float somewhere: the slow path, only then
+        text = json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    for char, escape in _JSON_ESCAPES:
+        text = text.replace(char, escape)
+    return text
 
 
 def _sha256_source(text: str) -> str:
@@ -49,7 +68,7 @@ def render_html(view: Mapping[str, Any]) -> str:
     css, js = _asset("view.css"), _asset("view.js")
     csp = (
         "default-src 'none'; "
-        f"style-src {_sha256_source(css)}; script-src {_sha256_source(js)}; "
+        f"style-src {_sha256_source(css)}; script-src {_sha256_source(js)} 'self'; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
     parts = {

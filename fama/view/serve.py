@@ -1,23 +1,27 @@
 """Serve one page over HTTP on the loopback interface only (for ``fama view --serve``).
 
-Exactly the one file is served, at ``/`` and ``/<its name>``: no directory listing and
-nothing else from its folder. A request whose ``Host`` header is not the address the server
+Exactly the one file is served, at ``/`` and ``/<its name>``, plus its episode data files
+(``/<NAME-data>/episodes-NNNNN.js``, ``fama.view.site``): no directory listing and nothing
+else from its folder. A request whose ``Host`` header is not the address the server
 bound (``127.0.0.1:PORT``) is refused, so a web page cannot reach the server through a
 DNS name that points at 127.0.0.1 (DNS rebinding).
 """
 
 from __future__ import annotations
 
+import re
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from fama.view.site import CHUNK_FILE, data_dir
+
 HOST = "127.0.0.1"
 
 
 class PageServer(ThreadingHTTPServer):
-    """A loopback server of one HTML file."""
+    """A loopback server of one HTML file and its episode data files."""
 
     def __init__(self, page: Path, port: int) -> None:
         self.page = page
@@ -30,7 +34,8 @@ class PageServer(ThreadingHTTPServer):
 
 
 class PageHandler(BaseHTTPRequestHandler):
-    """GET/HEAD of the one page; 403 for a foreign Host, 404 for any other path."""
+    """GET/HEAD of the page and its data files; 403 for a foreign Host, 404 for any other
+    path."""
 
     server: PageServer
 
@@ -48,16 +53,22 @@ class PageHandler(BaseHTTPRequestHandler):
             self._status(403, "forbidden host")
             return
         path = urlsplit(self.path).path
-        if path not in ("/", "/" + quote(self.server.page.name)):
+        page = self.server.page
+        folder, _, name = path.rpartition("/")
+        if path in ("/", "/" + quote(page.name)):
+            target, kind = page, "text/html; charset=utf-8"
+        elif folder == "/" + quote(data_dir(page).name) and re.fullmatch(CHUNK_FILE, name):
+            target, kind = data_dir(page) / name, "text/javascript; charset=utf-8"
+        else:
             self._status(404, "not found")
             return
         try:
-            data = self.server.page.read_bytes()
+            data = target.read_bytes()
         except OSError:
             self._status(404, "not found")
             return
         self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fama.runs.store.endpoints import EndpointsMixin
 from fama.runs.store.episodes import EpisodesMixin
 from fama.runs.store.labels import LabelsMixin
 from fama.runs.store.leases import LeasesMixin, RunLeaseError
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 
-class RunStore(EpisodesMixin, LabelsMixin, LeasesMixin):
+class RunStore(EpisodesMixin, LabelsMixin, LeasesMixin, EndpointsMixin):
     """A run database (SQLite, WAL journal). Use as a context manager or call ``close()``."""
 
     def __init__(self, path: Path | str, *, create: bool = True) -> None:

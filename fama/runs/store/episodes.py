@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any
 
 from fama.runs.store.records import (
@@ -99,12 +99,38 @@ class EpisodesMixin(RunsMixin):
         failed_only: bool = False,
         split: str | None = None,
         statuses: Iterable[str] | None = None,
+        messages: bool = True,
     ) -> list[EpisodeRecord]:
-        """The run's episodes ordered by (task id, trial), with messages and usage.
+        """The run's episodes ordered by (task id, trial), with usage and (unless
+        ``messages=False``, which leaves ``records`` empty) their messages.
 
         ``failed_only`` keeps scored episodes (status ``done``) whose reward is not a success
         (agent failures to analyse); infrastructure and internal errors are not agent failures.
         """
+        return [
+            episode
+            for batch in self.episode_batches(
+                run_id, failed_only=failed_only, split=split, statuses=statuses, messages=messages
+            )
+            for episode in batch
+        ]
+
+    def episode_batches(
+        self,
+        run_id: str,
+        *,
+        failed_only: bool = False,
+        split: str | None = None,
+        statuses: Iterable[str] | None = None,
+        messages: bool = True,
+        only: Container[tuple[str, int]] | None = None,
+        batch: int = 500,
+    ) -> Iterator[list[EpisodeRecord]]:
+        """``episodes`` in batches of at most ``batch``, each loaded only when asked for, so
+        a caller that handles one batch at a time holds one batch of messages in memory;
+        ``only`` keeps just these (task id, trial) keys."""
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
         self.load_run(run_id)  # clear error for an unknown id
         query = f"SELECT id, {EPISODE_COLUMNS} FROM episodes WHERE run_id = ?"
         params: list[Any] = [run_id]
@@ -118,12 +144,26 @@ class EpisodesMixin(RunsMixin):
             query += f" AND status IN ({','.join('?' * len(wanted))})"
             params.extend(wanted)
         rows = self._conn.execute(query + " ORDER BY task_id, trial", params).fetchall()
+        if only is not None:
+            rows = [r for r in rows if (r[1], r[2]) in only]
+        for start in range(0, len(rows), batch):
+            yield self._records(run_id, rows[start : start + batch], messages=messages)
+
+    def _records(
+        self, run_id: str, rows: list[tuple[Any, ...]], *, messages: bool
+    ) -> list[EpisodeRecord]:
+        """Episode records of ``episodes`` rows (id first), with their child rows."""
         ids = [r[0] for r in rows]
-        messages = self._children(
-            ids,
-            "messages",
-            "role, content, tool_calls, tool_call_id, name, requestor, error, invalid_tool_calls",
-            message_record,
+        stored = (
+            self._children(
+                ids,
+                "messages",
+                "role, content, tool_calls, tool_call_id, name, requestor, error, "
+                "invalid_tool_calls",
+                message_record,
+            )
+            if messages
+            else {}
         )
         calls = self._children(ids, "llm_calls", LLM_CALL_COLUMNS, llm_call_record)
         timings = self._children(ids, "node_timings", "node, latency_ms", node_timing_record)
@@ -138,7 +178,7 @@ class EpisodesMixin(RunsMixin):
                 termination=r[6],
                 reward=r[7],
                 reward_info=json.loads(r[8]),
-                records=messages.get(r[0], []),
+                records=stored.get(r[0], []),
                 llm_calls=calls.get(r[0], []),
                 node_timings=timings.get(r[0], []),
                 steps=r[9],

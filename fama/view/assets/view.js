@@ -1,9 +1,14 @@
 "use strict";
-// FAMA run viewer: renders the embedded view model. Every value from the run is inserted as
-// text (textContent / text nodes), never as HTML.
+// FAMA run viewer: renders the embedded page model; an episode's detail is loaded on demand
+// from the data folder beside the page (a script per chunk of episodes calling
+// famaViewChunk). Every value from the run is inserted as text (textContent / text nodes),
+// never as HTML.
 (function () {
   const data = JSON.parse(document.getElementById("fama-data").textContent);
   const episodes = data.episodes;
+  const MAX_DETAILS = 1000; // loaded episode details kept; beyond that the cache starts over
+  const details = new Map(); // episode index -> detail
+  const loading = new Map(); // chunk number -> Promise
   const NO_LABEL = "\u0000none";
   const ROLE_NAMES = { assistant: "Agent", user: "User", tool: "Tool result", system: "System" };
 
@@ -110,10 +115,17 @@
       ...(extra || []));
   }
 
+  function countBy(values) {
+    const counts = {};
+    for (const v of values) counts[v] = (counts[v] || 0) + 1;
+    return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
   function renderList() {
-    fillSelect(filters.category, "All categories", data.summary.categories,
-      [h("option", { value: NO_LABEL }, `no label (${data.summary.episodes - data.summary.labelled})`)]);
-    fillSelect(filters.domain, "All domains", data.summary.domains);
+    const unlabelled = episodes.filter((e) => !e.categories.length).length;
+    fillSelect(filters.category, "All categories", countBy(episodes.flatMap((e) => e.categories)),
+      [h("option", { value: NO_LABEL }, `no label (${unlabelled})`)]);
+    fillSelect(filters.domain, "All domains", countBy(episodes.map((e) => e.domain)));
     const body = document.querySelector("#episodes tbody");
     for (const ep of episodes) {
       const row = h("tr", {
@@ -154,22 +166,74 @@
       shown += visible;
     }
     const failed = episodes.filter((e) => e.outcome !== "passed").length;
+    const sel = data.selection;
+    const listed = sel.listed < data.summary.episodes
+      ? `; this page lists ${sel.listed} of the run's ${data.summary.episodes}` +
+        (sel.failed_only ? ", not passed only" : "") + (sel.limit !== null ? `, at most ${sel.limit}` : "")
+      : "";
     document.getElementById("f-count").textContent =
-      `Showing ${shown} of ${episodes.length} episodes (${failed} not passed)`;
+      `Showing ${shown} of ${episodes.length} episodes (${failed} not passed)${listed}`;
+  }
+
+  // ------------------------------------------------------------------ episode data on demand
+
+  window.famaViewChunk = function (list) {
+    if (details.size + list.length > MAX_DETAILS) details.clear();
+    for (const ep of list) details.set(ep.index, ep);
+  };
+
+  function chunkFile(index) {
+    const number = Math.floor(index / data.data.chunk);
+    return [number, `${data.data.dir}/episodes-${String(number).padStart(5, "0")}.js`];
+  }
+
+  // The detail of episode `index`, once the chunk holding it has run; rejects if the chunk
+  // cannot be loaded or lacks the episode (a later call loads it again).
+  function loadChunk(index) {
+    const [number, src] = chunkFile(index);
+    if (!loading.has(number)) {
+      loading.set(number, new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = src;
+        script.onload = () => { script.remove(); resolve(); };
+        script.onerror = () => { script.remove(); loading.delete(number); reject(new Error(src)); };
+        document.head.append(script);
+      }));
+    }
+    return loading.get(number).then(() => {
+      if (details.has(index)) return details.get(index);
+      loading.delete(number); // evicted from the cache, or absent: the caller may load again
+      throw new Error(`episode ${index} is not in ${src}`);
+    });
   }
 
   // ------------------------------------------------------------------ episode detail
 
   function openEpisode(index) {
-    const ep = episodes[index];
-    if (!ep) return;
+    const row = episodes[index];
+    if (!row) return;
     if (selected !== null) rows[selected].classList.remove("selected");
     selected = index;
     rows[index].classList.add("selected");
     if (location.hash !== "#episode-" + index) history.replaceState(null, "", "#episode-" + index);
     const detail = document.getElementById("detail");
-    fill(detail, renderEpisode(ep));
-    detail.scrollIntoView({ block: "start" });
+    delete detail.dataset.shown;
+    const show = (...parts) => {
+      if (selected !== index) return; // another episode was opened meanwhile
+      fill(detail, ...parts);
+      detail.dataset.shown = String(index);
+      detail.scrollIntoView({ block: "start" });
+    };
+    if (details.has(index)) { show(renderEpisode(details.get(index))); return; }
+    fill(detail, h("p", { class: "placeholder" }, `Loading ${row.task_id} · trial ${row.trial}…`));
+    let attempts = 0;
+    const attempt = () => loadChunk(index).then((ep) => show(renderEpisode(ep)), () => {
+      attempts += 1;
+      if (attempts < 2) return attempt();
+      show(h("div", { class: "error-box" }, h("pre", null,
+        `Could not load ${chunkFile(index)[1]}: keep the folder ${data.data.dir} next to this page.`)));
+    });
+    attempt();
   }
 
   function showMessage(index) {
