@@ -20,7 +20,7 @@ from fama.runs.store import RunStore
 from fama.serving.server import LocalServer
 from tests.test_real_model import server  # noqa: F401  (the module-scoped local server)
 
-pytestmark = [pytest.mark.real_model, pytest.mark.enable_socket]
+pytestmark = [pytest.mark.real_model, pytest.mark.long, pytest.mark.enable_socket]
 
 
 def test_fama_study_with_the_embedded_model(
