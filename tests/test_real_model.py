@@ -185,6 +185,7 @@ async def test_short_episode_on_fake_shop(chat_model: BaseChatModel) -> None:
     assert [r["role"] for r in result.records[:2]] == ["assistant", "user"]
 
 
+@pytest.mark.long  # the 0.5B analyst alone took over 30 minutes on the loaded 2-core machine
 def test_two_task_demo_end_to_end(
     server: LocalServer, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
