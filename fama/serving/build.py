@@ -246,7 +246,10 @@ def _fetch_sdist(version: str, progress: Progress) -> Path:
 def _extract_llama_cpp(sdist: Path, dest: Path) -> Path:
     """Extract the sdist and return its ``llama.cpp/`` source directory."""
     with tarfile.open(sdist) as archive:
-        archive.extractall(dest, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            archive.extractall(dest, filter="data")
+        else:  # Python < 3.11.4 has no extraction filters; the sdist's sha256 was verified
+            archive.extractall(dest)
     candidates = [p for p in dest.glob("*/llama.cpp") if (p / "CMakeLists.txt").is_file()]
     if not candidates:
         raise BuildError(f"{sdist.name} holds no llama.cpp/CMakeLists.txt")
