@@ -268,3 +268,26 @@ def test_a_benchmark_without_splits_is_halved(acebench_data_dir: Path) -> None:
     train_split, train, test_split, test = select_tasks(args)
     assert train_split is None and test_split is None
     assert len(train) == 15 and len(test) == 3 and not set(train) & set(test)
+
+
+def test_output_limits_reach_every_run_and_the_analysis(
+    tau2_data_dir: Path, tmp_path: Path
+) -> None:
+    from fama.commands.study import CommandStages, build_plan
+
+    limits = "agent=300,analyst=200"
+    argv = ["study", "--env", "tau2:retail", "--model", "m:m", "--data-dir", str(tau2_data_dir)]
+    args = build_parser().parse_args([*argv, "--test-tasks", "1", "--max-output-tokens", limits])
+    stages = CommandStages(build_plan(args), tmp_path / "runs.sqlite", args, None)
+    calls: list[list[str]] = []
+
+    def record(argv: list[str]) -> int:
+        calls.append(argv)
+        return 0
+
+    stages._call = record  # type: ignore[method-assign]
+    stages.run("r", split="test", task_ids=["1"], trials=1, agent="fc", mode=None, fama_config=None)
+    stages.analyze("r", split="train", out=tmp_path)
+    assert [c[0] for c in calls] == ["run", "analyze"]
+    for call in calls:
+        assert call[call.index("--max-output-tokens") + 1] == limits

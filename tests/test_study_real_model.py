@@ -39,7 +39,8 @@ def test_fama_study_with_the_embedded_model(
         "--train-tasks", "2", "--test-tasks", "2",
         "--train-trials", "1", "--trials", "1",
         "--no-judge", "--tool-call-mode", "tolerant", "--max-steps", "12",
-        "--concurrency", "1", "--out", str(out),
+        "--concurrency", "2", "--max-output-tokens", "analyst=256",
+        "--out", str(out),
     ]  # fmt: skip
     assert study_command(build_parser().parse_args(argv)) == 0
     for name in ("taxonomy.json", "fama_config.json", "compare.html", "results.md"):

@@ -78,6 +78,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--train-tasks", type=int, default=2, help="train tasks (default 2)")
     parser.add_argument("--test-tasks", type=int, default=2, help="test tasks (default 2)")
     parser.add_argument("--max-steps", type=int, default=10, help="step limit per episode")
+    parser.add_argument(
+        "--analyst-max-tokens",
+        type=int,
+        default=256,
+        help="output limit of each analyst reply (default 256: the 0.5B wrote its replies to "
+        "the 1024-token analyst default at about 5 tokens/s)",
+    )
     parser.add_argument("--data-dir", type=Path, help="benchmark data folder (default: resolved)")
     parser.add_argument("--out", type=Path, default=Path("fama-demo"), help="output folder")
     parser.set_defaults(func=demo_command)
@@ -207,6 +214,7 @@ def demo_command(args: argparse.Namespace) -> int:
             "--db", str(args.out / "runs.sqlite"), "--analyst-model", args.model,
             "--base-url", base_url, "--out", str(analysis), "--no-propose",
             "--max-concurrency", "2",
+            "--max-output-tokens", f"analyst={args.analyst_max_tokens}",
         ]  # fmt: skip
         if data_dir is not None:
             analyze += ["--data-dir", str(data_dir)]

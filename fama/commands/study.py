@@ -53,6 +53,7 @@ RUN_OPTIONS: tuple[tuple[str, bool], ...] = (
     ("tool_call_mode", True),
     ("max_steps", True),
     ("max_errors", True),
+    ("max_output_tokens", True),
     ("concurrency", True),
 )
 # `fama run` options a study passes to its FAMA runs only (its runs never overlap, and the
@@ -105,6 +106,12 @@ def register(subparsers: Any) -> None:
     )
     loop.add_argument("--max-steps", type=int)
     loop.add_argument("--max-errors", type=int)
+    loop.add_argument(
+        "--max-output-tokens",
+        metavar="ROLE=N,...",
+        help="output-token limits per role for the runs and the analysis, e.g. "
+        "agent=512,analyst=256 (a small CPU model writes analyst replies to the cap)",
+    )
     loop.add_argument("--concurrency", type=int, default=4)
     fama = parser.add_argument_group("FAMA runs")
     fama.add_argument("--helper-model", help="model of FAMA's helpers (default --model)")
@@ -317,4 +324,6 @@ class CommandStages:
             argv += ["--base-url", self.args.analyst_base_url]
         if self.args.data_dir:
             argv += ["--data-dir", str(self.args.data_dir)]
+        if self.args.max_output_tokens:
+            argv += ["--max-output-tokens", self.args.max_output_tokens]
         return self._call(argv)
