@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fama.commands.run import FAMA_KNOBS, UsageError, parse_traits, split_ids
+from fama.commands.run_args import FAMA_KNOBS, UsageError, parse_traits, split_ids
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
