@@ -52,7 +52,7 @@ def test_fama_study_with_the_embedded_model(
         assert row in results
     with RunStore(out / "runs.sqlite") as store:
         runs = {r.run_id for r in store.list_runs()}
-        assert {f"study-{s}" for s in ("baseline-train", "baseline", "fama-all")} <= runs
+        assert {f"study-{s}" for s in ("baseline-train", "baseline", "all-helpers")} <= runs
         assert all(len(store.episodes(r)) == 2 for r in runs)
     # a second call finds everything stored and only rewrites the results
     assert study_command(build_parser().parse_args(argv)) == 0
