@@ -297,3 +297,36 @@ def test_the_example_domain_loads_with_splits(monkeypatch: pytest.MonkeyPatch) -
     }
     with pytest.raises(EnvLoadError, match="tasks: unknown task ids"):
         load_benchmark(f"python:{EXAMPLE}", BenchmarkOptions(split="train", task_ids=["t11"]))
+
+
+@pytest.mark.parametrize(
+    ("style", "marker"), [("chat", "playing a customer"), ("transcript", "chat messages")]
+)
+def test_own_domains_offer_the_transcript_user(
+    monkeypatch: pytest.MonkeyPatch, style: str, marker: str
+) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from fama.benchmarks.registry import ExecutorParts
+    from fama.core.retry import RetryPolicy
+    from fama.runs.runner import agent_setup
+
+    monkeypatch.chdir(REPO)
+    loaded = load_benchmark(f"python:{EXAMPLE}", BenchmarkOptions(split="train"))
+    assert loaded.user_styles == ("chat", "transcript")
+    model = FakeListChatModel(responses=["ok"])
+    parts = ExecutorParts(
+        agent=agent_setup("fc", agent_prompt=loaded.agent_prompt),
+        agent_model=model,
+        user_model=model,
+        judge_model=None,
+        judge_model_name="",
+        retry=RetryPolicy(),
+        context_options={},
+        user_style=style,
+    )
+    executor = loaded.make_executor(parts)
+    task = loaded.tasks[0]
+    user = executor.make_user(task, executor.make_env(task))
+    assert getattr(user, "style") == style and marker in getattr(user, "system_prompt")
+    assert "leo@acme.io" in getattr(user, "system_prompt")  # the scenario is in both

@@ -75,7 +75,7 @@ async def test_first_turn_asks_for_the_request_without_the_greeting() -> None:
     reply, _ = await user.respond(HISTORY[:1])
     assert reply.content == "I want to return a lamp."
     body = str(model.calls[0][1].content)
-    assert "first message" in body and "How can I help" not in body
+    assert "first chat message" in body and "How can I help" not in body
 
 
 def test_echo_of_the_agent_is_empty() -> None:

@@ -8,7 +8,8 @@ path, missing attribute, a factory that raises, a bad task, an expected action t
 a fresh state) is one ``EnvLoadError`` line naming the target.
 
 Episodes: the agent gets the ``tau2_agent`` prompt with the domain policy, the user simulator
-plays the task's scenario (prompt ``custom_user``) and ends with ``###STOP###``; scoring is
+plays the task's scenario (prompt ``custom_user``, or with ``--user-style transcript`` the
+transcript prompts of ``fama.envs.user_transcript``) and ends with ``###STOP###``; scoring is
 ``fama.envs.custom.outcome``.
 """
 
@@ -39,6 +40,7 @@ PREFIX = "python"
 ENTRY_POINT_GROUP = "fama.envs"
 AGENT_PROMPT = "tau2_agent"
 USER_PROMPT = "custom_user"
+TRANSCRIPT_USER_PROMPT = "tau2_user_transcript"  # generic: the customer's scenario only
 
 
 class EnvLoadError(ValueError):
@@ -143,6 +145,7 @@ def load_benchmark(target: str, options: BenchmarkOptions) -> LoadedBenchmark:
     )
     schemas = [convert_to_openai_tool(t) for t in probe.agent_tools()]
     user_prompt = load_prompt(USER_PROMPT)
+    transcript_prompt = load_prompt(TRANSCRIPT_USER_PROMPT)
     loop_defaults: dict[str, Any] = {}
     if domain.terminal_tools:
         loop_defaults["terminal_tools"] = frozenset(domain.terminal_tools)
@@ -155,7 +158,13 @@ def load_benchmark(target: str, options: BenchmarkOptions) -> LoadedBenchmark:
             return domain.new_environment()
 
         def make_user(task: CustomTask, env: ToolEnvironment) -> UserSimulator:
-            prompt = user_prompt.render(scenario=task.user_scenario.render())
+            scenario = task.user_scenario.render()
+            if parts.user_style == "transcript":
+                prompt = transcript_prompt.render(scenario=scenario)
+                return LLMUserSimulator(
+                    parts.user_model, prompt, retries=parts.retry, style="transcript"
+                )
+            prompt = user_prompt.render(scenario=scenario)
             return LLMUserSimulator(parts.user_model, prompt, retries=parts.retry)
 
         async def evaluate(
@@ -204,4 +213,5 @@ def load_benchmark(target: str, options: BenchmarkOptions) -> LoadedBenchmark:
         },
         loop_defaults=loop_defaults,
         make_executor=make_executor,
+        user_styles=("chat", "transcript"),
     )

@@ -28,7 +28,12 @@ from langchain_core.runnables import Runnable, RunnableBinding
 from fama.core.output_limits import DEFAULT_OUTPUT_LIMITS
 from fama.core.retry import RetryPolicy
 from fama.core.state import LLMCall
-from fama.llm.bounded import bounded_reply, configured_max_tokens, configured_stop
+from fama.llm.bounded import (
+    BoundedReply,
+    bounded_reply,
+    configured_max_tokens,
+    configured_stop,
+)
 from fama.llm.usage import usage_record
 
 
@@ -65,6 +70,27 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def length_cut_reply(exc: openai.LengthFinishReasonError) -> AIMessage:
+    """The reply the OpenAI client refused to parse because it hit the output limit, as an
+    ordinary truncated reply (text so far, usage, ``finish_reason`` ``length``): the caller
+    scores it as a truncated agent reply, not as an infrastructure failure."""
+    completion = exc.completion
+    text = completion.choices[0].message.content if completion.choices else None
+    usage = completion.usage
+    metadata = None
+    if usage is not None:
+        metadata = {
+            "input_tokens": usage.prompt_tokens,
+            "output_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        }
+    return AIMessage(
+        content=text or "",
+        response_metadata={"finish_reason": "length", "model_name": completion.model},
+        usage_metadata=metadata,
+    )
+
+
 def model_label(model: Runnable[Any, Any]) -> str:
     """A readable model name for usage records (unwraps ``bind_tools`` bindings)."""
     while isinstance(model, RunnableBinding):
@@ -96,6 +122,8 @@ async def call_model(
         start = time.perf_counter()
         try:
             result = await bounded_reply(bounded, messages, max_tokens=limit, stop=stop)
+        except openai.LengthFinishReasonError as exc:  # a parsed (response_format) reply cut
+            result = BoundedReply(length_cut_reply(exc), "length", None)
         except Exception as exc:
             if not is_transient(exc):
                 raise
