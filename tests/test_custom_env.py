@@ -309,6 +309,7 @@ def test_own_domains_offer_the_transcript_user(
 
     from fama.benchmarks.registry import ExecutorParts
     from fama.core.retry import RetryPolicy
+    from fama.envs.user_simulator import LLMUserSimulator
     from fama.runs.runner import agent_setup
 
     monkeypatch.chdir(REPO)
@@ -328,5 +329,6 @@ def test_own_domains_offer_the_transcript_user(
     executor = loaded.make_executor(parts)
     task = loaded.tasks[0]
     user = executor.make_user(task, executor.make_env(task))
-    assert getattr(user, "style") == style and marker in getattr(user, "system_prompt")
-    assert "leo@acme.io" in getattr(user, "system_prompt")  # the scenario is in both
+    assert isinstance(user, LLMUserSimulator)
+    assert user.style == style and marker in user.system_prompt
+    assert "leo@acme.io" in user.system_prompt  # the scenario is in both
