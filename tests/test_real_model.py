@@ -185,23 +185,24 @@ async def test_short_episode_on_fake_shop(chat_model: BaseChatModel) -> None:
     assert [r["role"] for r in result.records[:2]] == ["assistant", "user"]
 
 
-@pytest.mark.long  # the 0.5B analyst alone took over 30 minutes on the loaded 2-core machine
 def test_two_task_demo_end_to_end(
     server: LocalServer, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``fama demo`` on one train and one test task: every step runs and writes its output."""
+    """``fama demo`` (the own-domain example) on one train and one test task with the 0.5B
+    model: every step runs and writes its output."""
     import argparse
 
     from fama.commands.demo import BASELINE_RUN, FAMA_RUN, TRAIN_RUN, demo_command
     from fama.runs.store import RunStore
 
     args = argparse.Namespace(
-        setting="telecom-solo",
+        setting="saas-admin",
         model=MODEL,
         base_url=server.base_url,
         train_tasks=1,
         test_tasks=1,
         max_steps=8,
+        analyst_max_tokens=256,
         data_dir=None,
         out=tmp_path,
     )

@@ -104,12 +104,19 @@ def test_model_download_overlaps_the_build(monkeypatch: pytest.MonkeyPatch) -> N
     assert b0 < m1 and m0 < b1, "the download and the build did not run at the same time"
 
 
-def test_default_threads_leave_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_threads_every_core_when_idle_else_leave_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from fama.serving import server
 
-    monkeypatch.setattr(server.os, "cpu_count", lambda: 2)
-    assert server.default_threads() == 1
-    monkeypatch.setattr(server.os, "cpu_count", lambda: 8)
-    assert server.default_threads() == 7
+    assert server.default_threads(cores=2, load=0.3) == 2  # idle: every core
+    assert server.default_threads(cores=2, load=3.0) == 1  # busy: leave one
+    assert server.default_threads(cores=8, load=5.0) == 7
+    assert server.default_threads(cores=1, load=4.0) == 1
     monkeypatch.setattr(server.os, "cpu_count", lambda: None)
+    monkeypatch.setattr(server.os, "getloadavg", lambda: (2.5, 0.0, 0.0))
     assert server.default_threads() == 1
+    monkeypatch.setattr(server.os, "cpu_count", lambda: 4)
+    assert server.default_threads() == 3
+    monkeypatch.setattr(server.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert server.default_threads() == 4

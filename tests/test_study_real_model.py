@@ -1,10 +1,12 @@
-"""``fama study`` on 2 train + 2 test retail tasks with the embedded 0.5B model (analysis
-included): agent, user simulator, helpers and analysts all use the one local server.
+"""``fama study`` on 2 train + 2 test tasks of the own-domain example (``examples/saas_admin``,
+transcript-style user) with the embedded 0.5B model (analysis included): agent, user
+simulator, helpers and analysts all use the one local server.
 
-Opt in with ``FAMA_REAL_MODEL_TESTS=1`` (needs the tau2 data and a llama-server build or
-build tools). About 10 short episodes (max 12 steps) plus the analysis: tens of minutes on
-2 CPU cores. The 0.5B model solves nothing here; the test checks that every stage runs
-through a real server in one process and that the results folder is complete.
+Opt in with ``FAMA_REAL_MODEL_TESTS=1`` (needs a llama-server build or build tools). About
+10 short episodes (max 12 steps) plus the analysis. The example's prompts are short (1.7k
+tokens; tau2 retail's are 5k and the same study took about 40 minutes on 2 cores). The test
+checks that every stage runs through a real server in one process and that the results folder
+is complete, not what the 0.5B solves.
 """
 
 from __future__ import annotations
@@ -23,17 +25,19 @@ from tests.test_real_model import server  # noqa: F401  (the module-scoped local
 pytestmark = [pytest.mark.real_model, pytest.mark.long, pytest.mark.enable_socket]
 
 
+EXAMPLE_FILE = Path(__file__).resolve().parents[1] / "examples" / "saas_admin" / "support.py"
+EXAMPLE_ENV = f"python:{EXAMPLE_FILE}:make_env"
+
+
 def test_fama_study_with_the_embedded_model(
     server: LocalServer,  # noqa: F811
-    tau2_data_dir: Path,
     tmp_path: Path,
 ) -> None:
     model, url = server.model_spec, server.base_url
     out = tmp_path / "study"
     argv = [
         "study",
-        "--env", "tau2:retail",
-        "--data-dir", str(tau2_data_dir),
+        "--env", EXAMPLE_ENV,
         "--model", model, "--base-url", url,
         "--analyst-model", model, "--analyst-base-url", url,
         "--train-tasks", "2", "--test-tasks", "2",
@@ -46,7 +50,7 @@ def test_fama_study_with_the_embedded_model(
     for name in ("taxonomy.json", "fama_config.json", "compare.html", "results.md"):
         assert (out / name).is_file(), name
     config = FamaConfig.load(out / "fama_config.json")
-    assert config.environment == "tau2:retail" and len(config.analysed_task_ids) == 2
+    assert config.environment == EXAMPLE_ENV and len(config.analysed_task_ids) == 2
     results = (out / "results.md").read_text(encoding="utf-8")
     for row in ("| FC (baseline) |", "| FAMA static", "| FAMA dynamic", "| All helpers"):
         assert row in results

@@ -148,7 +148,11 @@ def fan_out_analyses(state: AnalysisState, runtime: Runtime[AnalysisContext]) ->
 
 
 async def analyst(state: AnalystTask, runtime: Runtime[AnalysisContext]) -> dict[str, object]:
-    """Decide whether one category of error occurred in one failed trajectory."""
+    """Decide whether one category of error occurred in one failed trajectory.
+
+    The prompt (``analyst`` v2) puts what every analyst of the trajectory shares (policy,
+    evaluation, conversation) before the category, so a server's prompt cache reads it once.
+    """
     ctx, episode, category = runtime.context, state["episode"], state["category"]
     prompt = load_prompt(ANALYST_PROMPT).render(
         category_id=category.id,
