@@ -723,3 +723,27 @@ def test_failed_episode_from_a_store_record() -> None:
     assert episode.key == episode_key("7", 2) == "7#2"
     assert episode.policy == "P" and episode.termination == "agent_stop"
     assert episode.records == stored.records and episode.reward_info == DB_FAILED
+
+
+def test_json_extraction_is_linear_on_brace_floods_and_deep_nesting() -> None:
+    import time
+
+    answer = '{"occurred": false, "evidence_steps": []}'
+    shallow = '{"a": ' * 10 + answer  # unclosed openers before the answer
+    assert parse_json_object(shallow) == {"occurred": False, "evidence_steps": []}
+    flood = '{"a": ' * 20_000 + answer  # answer nested past MAX_DEPTH: not looked for
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="no JSON object"):
+        parse_json_object(flood)
+    assert time.perf_counter() - started < 2.0
+    deep = "[" * 5_000 + "]" * 5_000
+    with pytest.raises(ValueError, match="no JSON object"):
+        parse_json_object('{"a": ' + deep + "}")  # too deep to parse: no object, no crash
+    assert parse_json_object('x {"a": {"b": 1}} y {"c": 2}') == {"a": {"b": 1}}
+
+
+def test_tool_output_nested_too_deep_is_not_json() -> None:
+    from fama.helpers.text import parse_json
+
+    assert parse_json("[" * 100_000 + "]" * 100_000) is None
+    assert parse_json('{"ok": [1]}') == {"ok": [1]}

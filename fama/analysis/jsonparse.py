@@ -6,25 +6,32 @@ import json
 import re
 from typing import Any
 
+from fama.llm.brackets import scan_brackets
+
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
-_DECODER = json.JSONDecoder()
+MAX_DEPTH = 64  # deeper objects are not analyst answers (and parsers recurse per level)
 
 
 def _objects(text: str) -> list[dict[str, Any]]:
-    """Every JSON object that starts at a ``{`` of ``text``, outermost first."""
+    """Every JSON object of ``text`` that is not inside another one, in text order.
+
+    Candidates come from one linear bracket scan (``fama.llm.brackets``): a reply full of
+    unbalanced braces no longer costs one parse attempt per ``{`` over the rest of the text.
+    """
     found: list[dict[str, Any]] = []
-    position = text.find("{")
-    while position != -1:
+    covered = 0  # end of the last object found: what starts before it is inside it
+    for start, end, too_deep in scan_brackets(text, MAX_DEPTH):
+        if end is None or too_deep or start < covered or text[start] != "{":
+            continue
         try:
-            value, end = _DECODER.raw_decode(text, position)
-        except json.JSONDecodeError:
-            position = text.find("{", position + 1)
+            value = json.loads(text[start:end])
+        except (ValueError, RecursionError):
             continue
         if isinstance(value, dict):
             found.append(value)
-        position = text.find("{", end)
+            covered = end
     return found
 
 

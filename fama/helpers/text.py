@@ -112,7 +112,7 @@ def parse_json(text: str) -> Any | None:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a tool output nested too deep
         return None
 
 
