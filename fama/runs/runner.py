@@ -18,16 +18,14 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, TextIO
 
-from fama.core.state import LLMCall, NodeTiming
-from fama.core.trajectory import MessageRecord
 from fama.llm.failures import failure_info
 from fama.runs.breaker import CircuitBreaker
 from fama.runs.metrics import is_success
 from fama.runs.progress_bar import ProgressBar
-from fama.runs.store import EpisodeRecord, EpisodeStatus, RunStore, utc_now
+from fama.runs.store import EpisodeOutcome, EpisodeRecord, RunStore, utc_now
 from fama.runs.tracing import episode_trace, traced
 
 if TYPE_CHECKING:
@@ -61,23 +59,6 @@ class EpisodeJob:
     seed: int
     task: Any = None  # the task object handed to the executor (e.g. a tau2 ``Task``)
     previous_attempts: tuple[dict[str, Any], ...] = ()  # failed attempts this one replaces
-
-
-@dataclass
-class EpisodeOutcome:
-    """What an executor returns for one finished episode (identity and timing added later)."""
-
-    status: EpisodeStatus
-    termination: str | None
-    reward: float | None
-    reward_info: dict[str, Any] = field(default_factory=dict)
-    records: list[MessageRecord] = field(default_factory=list)
-    llm_calls: list[LLMCall] = field(default_factory=list)
-    node_timings: list[NodeTiming] = field(default_factory=list)
-    steps: int = 0
-    tool_errors: int = 0
-    error_detail: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 EpisodeExecutor = Callable[[EpisodeJob], Awaitable[EpisodeOutcome]]
@@ -321,30 +302,18 @@ def _episode_record(
     started_at: str,
     t0: float,
 ) -> EpisodeRecord:
+    outcome_fields = {f.name: getattr(outcome, f.name) for f in fields(EpisodeOutcome)}
+    previous = {"previous_attempts": list(job.previous_attempts)} if job.previous_attempts else {}
     return EpisodeRecord(
+        **{**outcome_fields, "extra": {"seed": job.seed, **outcome.extra, **previous}},
         run_id=run_id,
         task_id=job.task_id,
         trial=job.trial,
         domain=domain,
         split=split,
-        status=outcome.status,
-        termination=outcome.termination,
-        reward=outcome.reward,
-        reward_info=outcome.reward_info,
-        records=outcome.records,
-        llm_calls=outcome.llm_calls,
-        node_timings=outcome.node_timings,
-        steps=outcome.steps,
-        tool_errors=outcome.tool_errors,
-        error_detail=outcome.error_detail,
         started_at=started_at,
         duration_s=time.perf_counter() - t0,
         agent_kind=agent_kind,
-        extra={
-            "seed": job.seed,
-            **outcome.extra,
-            **({"previous_attempts": list(job.previous_attempts)} if job.previous_attempts else {}),
-        },
     )
 
 

@@ -44,14 +44,9 @@ class RunConfigMismatchError(StoreError):
 
 
 @dataclass
-class EpisodeRecord:
-    """Everything stored about one episode (one trial of one task)."""
+class EpisodeOutcome:
+    """What an executor returns for one finished episode (identity and timing added later)."""
 
-    run_id: str
-    task_id: str
-    trial: int
-    domain: str
-    split: str | None
     status: EpisodeStatus
     termination: str | None
     reward: float | None
@@ -62,10 +57,22 @@ class EpisodeRecord:
     steps: int = 0
     tool_errors: int = 0
     error_detail: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class EpisodeRecord(EpisodeOutcome):
+    """Everything stored about one episode (one trial of one task): its outcome, which
+    episode of which run it is, and when it ran."""
+
+    run_id: str
+    task_id: str
+    trial: int
+    domain: str
+    split: str | None
     started_at: str = ""
     duration_s: float = 0.0
     agent_kind: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, int]:
