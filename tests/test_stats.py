@@ -116,3 +116,19 @@ def test_bootstrap_interval_covers_the_true_difference() -> None:
         for i in range(20)
     )
     assert covered >= 17  # nominal 95% coverage; a percentile bootstrap is a bit narrow
+
+
+def test_wilson_interval_matches_published_values() -> None:
+    from fama.runs.stats import wilson_interval
+
+    four = wilson_interval(4, 10)
+    assert four.estimate == 0.4
+    assert round(four.low, 3) == 0.168 and round(four.high, 3) == 0.687
+    none, every = wilson_interval(0, 10), wilson_interval(10, 10)
+    assert none.low < 1e-9 and round(none.high, 3) == 0.278
+    assert round(every.low, 3) == 0.722 and every.high == 1.0
+    assert round(wilson_interval(5, 20, confidence=0.90).high, 3) == 0.432
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+    with pytest.raises(ValueError):
+        wilson_interval(0, 0)

@@ -161,3 +161,27 @@ def paired_sign_test(baseline: Sequence[bool], run: Sequence[bool]) -> SignTest:
         ties=len(run) - improved - worsened,
         p_value=sign_test_p(improved, worsened),
     )
+
+
+def wilson_interval(successes: int, n: int, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """The Wilson score interval of a success rate (sound at 0/n and n/n, unlike the normal
+    approximation); ``ValueError`` when ``n`` < 1 or ``successes`` is outside 0..n."""
+    if n < 1 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes}/{n}")
+    z = _normal_quantile(0.5 + confidence / 2.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), confidence)
+
+
+def _normal_quantile(q: float) -> float:
+    """The standard normal quantile, by bisection on ``erf`` (no scipy needed)."""
+    low, high = -10.0, 10.0
+    for _ in range(100):  # 2^-100 of the bracket: far below float precision
+        middle = (low + high) / 2.0
+        if 0.5 * (1.0 + math.erf(middle / math.sqrt(2.0))) < q:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2.0
