@@ -105,18 +105,19 @@ def test_model_download_overlaps_the_build(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_default_threads_every_core_when_idle_else_leave_one(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from fama.serving import server
 
-    assert server.default_threads(cores=2, load=0.3) == 2  # idle: every core
-    assert server.default_threads(cores=2, load=3.0) == 1  # busy: leave one
-    assert server.default_threads(cores=8, load=5.0) == 7
-    assert server.default_threads(cores=1, load=4.0) == 1
-    monkeypatch.setattr(server.os, "cpu_count", lambda: None)
-    monkeypatch.setattr(server.os, "getloadavg", lambda: (2.5, 0.0, 0.0))
-    assert server.default_threads() == 1
-    monkeypatch.setattr(server.os, "cpu_count", lambda: 4)
-    assert server.default_threads() == 3
-    monkeypatch.setattr(server.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
-    assert server.default_threads() == 4
+    assert server.default_threads(cores=2, busy=0.1) == 2  # idle: every core
+    assert server.default_threads(cores=2, busy=1.0) == 1  # busy: leave one
+    assert server.default_threads(cores=8, busy=5.0) == 7
+    assert server.default_threads(cores=1, busy=4.0) == 1
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3 4\n")
+    later = "cpu  250 0 250 900 0 0 0 0 0 0\n"
+    monkeypatch.setattr(server.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(server.time, "sleep", lambda s: stat.write_text(later))
+    assert server.busy_cores(window_s=0.0, stat=stat) == 1.5  # 300 busy of 400 ticks, 2 cores
+    monkeypatch.setattr(server.os, "getloadavg", lambda: (0.7, 0.0, 0.0))
+    assert server.busy_cores(window_s=0.0, stat=tmp_path / "missing") == 0.7

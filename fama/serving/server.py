@@ -36,20 +36,45 @@ class ServerStartError(RuntimeError):
     """llama-server exited or did not become healthy in time."""
 
 
-def default_threads(cores: int | None = None, load: float | None = None) -> int:
+def default_threads(cores: int | None = None, busy: float | None = None) -> int:
     """CPU threads for llama-server: every core on an idle machine, else all cores but one.
 
     llama.cpp's threads wait for each other at every step, so when another process holds a
     core the whole server stalls. Measured on the 2-core dev machine under a load average of
     about 6 (0.5B model): 1 thread generated 14-19 tokens/s, 2 threads 1.1-1.5 tokens/s. On
     the idle machine (1.5B model) 2 threads read prompts at 71 tokens/s and generated 12
-    tokens/s (medians of 161 calls), 1 thread 47 and 9 (16 calls). "Idle": the 1-minute load
-    average (``load``, default ``os.getloadavg()``) is below 1.
+    tokens/s (medians of 161 calls), 1 thread 47 and 9 (16 calls). ``busy``: cores in use by
+    other processes (default ``busy_cores()``, sampled now: a load average still counts a
+    server that just exited); below half a core counts as idle.
     """
     cores = cores or os.cpu_count() or 1
-    if load is None:
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)
-    return cores if load < 1.0 else max(1, cores - 1)
+    busy = busy_cores() if busy is None else busy
+    return cores if busy < 0.5 else max(1, cores - 1)
+
+
+def busy_cores(window_s: float = 0.25, stat: Path = Path("/proc/stat")) -> float:
+    """Cores busy over a short window, from two reads of ``/proc/stat`` (Linux); without it,
+    the 1-minute load average (or every core when that is missing too)."""
+    try:
+        first = _cpu_times(stat)
+        time.sleep(window_s)
+        second = _cpu_times(stat)
+    except (OSError, ValueError, IndexError):
+        if hasattr(os, "getloadavg"):
+            return os.getloadavg()[0]
+        return float(os.cpu_count() or 1)
+    total = sum(second) - sum(first)
+    idle = (second[3] + second[4]) - (first[3] + first[4])  # idle + iowait
+    cores = os.cpu_count() or 1
+    return 0.0 if total <= 0 else cores * (total - idle) / total
+
+
+def _cpu_times(stat: Path) -> list[int]:
+    """The aggregate ``cpu`` line of ``/proc/stat`` (user, nice, system, idle, iowait, ...)."""
+    line = stat.read_text(encoding="ascii").splitlines()[0]
+    if not line.startswith("cpu "):
+        raise ValueError(f"unexpected first line of {stat}: {line[:40]!r}")
+    return [int(value) for value in line.split()[1:]]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
