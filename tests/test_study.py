@@ -291,3 +291,38 @@ def test_output_limits_reach_every_run_and_the_analysis(
     assert [c[0] for c in calls] == ["run", "analyze"]
     for call in calls:
         assert call[call.index("--max-output-tokens") + 1] == limits
+
+
+def test_stage_children_get_the_interrupt_and_time_to_stop(tmp_path: Path) -> None:
+    import signal
+    import sys
+    import threading
+    import time
+
+    from fama.commands.study import run_child
+
+    assert run_child([sys.executable, "-c", "raise SystemExit(3)"]) == 3
+    marker, ready = tmp_path / "stopped", tmp_path / "ready"
+    script = (
+        "import signal, sys, time, pathlib\n"
+        "def stop(*_):\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('interrupted')\n"
+        "    sys.exit(130)\n"
+        "signal.signal(signal.SIGINT, stop)\n"
+        f"pathlib.Path({str(ready)!r}).write_text('ready')\n"
+        "time.sleep(30)\n"
+    )
+
+    def ctrl_c_when_ready() -> None:
+        for _ in range(300):  # at most 30 s
+            if ready.exists():
+                break
+            time.sleep(0.1)
+        main = threading.main_thread().ident
+        assert main is not None
+        signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C, to the parent only
+
+    threading.Thread(target=ctrl_c_when_ready, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_child([sys.executable, "-c", script], grace_s=20.0)
+    assert marker.read_text() == "interrupted"  # the child stored its state before we left
