@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from fama.analysis.taxonomy import Taxonomy
 from fama.commands.demo import SETTINGS, demo_task_ids
 from fama.commands.demo_report import render_side_by_side, top_categories
@@ -61,3 +63,29 @@ def test_top_categories_ranks_by_primary_count(tmp_path: Path) -> None:
     }  # fmt: skip
     Taxonomy.model_validate(data).save(path)
     assert top_categories(path) == [("b", 2), ("a", 1)]
+
+
+def test_the_default_demo_setting_is_the_example_with_the_1_5b_model() -> None:
+    from fama.commands.demo import DEFAULT_SETTING, EXAMPLE_ENV_FILE, MEDIUM_MODEL
+
+    setting = SETTINGS[DEFAULT_SETTING]
+    assert DEFAULT_SETTING == "saas-admin" and setting.model == MEDIUM_MODEL
+    assert EXAMPLE_ENV_FILE.is_file() and setting.env == f"python:{EXAMPLE_ENV_FILE}:make_env"
+    assert setting.run_options == ("--user-style", "transcript")
+    train, test = demo_task_ids(setting, None, 2, 2)
+    assert (train, test) == (["t01", "t02"], ["t11", "t12"])
+
+
+def test_demo_without_the_example_folder_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from fama.commands import demo
+
+    monkeypatch.setattr(demo, "EXAMPLE_ENV_FILE", tmp_path / "missing.py")
+    args = argparse.Namespace(setting="saas-admin", model=None, out=tmp_path / "out")
+    assert demo.demo_command(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fama demo: --setting saas-admin needs the repository's examples")
+    assert "\n" not in err

@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--model", default=f"local:{DEFAULT_MODEL}", help="local:<model>")
     parser.add_argument("--port", type=int, help="port (default: a free one)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: all cores but one)")
+    parser.add_argument(
+        "--threads", type=int, help="CPU threads (default: every core if idle, else all but one)"
+    )
     parser.add_argument("--ctx-size", type=int, help="total context tokens over all slots")
     parser.add_argument("--parallel", type=int, help="slots (one prompt cache each)")
     parser.set_defaults(func=serve_command)
