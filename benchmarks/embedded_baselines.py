@@ -56,6 +56,8 @@ def run_setting(name: str, model: str, base_url: str, args: argparse.Namespace) 
         ids = select(setting, args.data_dir, args.tasks)
     except (OSError, ValueError) as exc:  # missing data, unknown environment
         return 2, f"{name}: not run ({exc})"
+    if not ids:  # e.g. tau2 airline: every task has NL assertions (an LLM judge)
+        return 2, f"{name}: not run (no task of the split is scored without an LLM judge)"
     split = ["--split", setting.test_split] if setting.test_split else []
     data = ["--data-dir", str(args.data_dir)] if args.data_dir else []
     argv = [
