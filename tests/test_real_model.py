@@ -183,37 +183,3 @@ async def test_short_episode_on_fake_shop(chat_model: BaseChatModel) -> None:
     assert result.error_detail is None
     assert result.llm_calls and all(c["input_tokens"] > 0 for c in result.llm_calls)
     assert [r["role"] for r in result.records[:2]] == ["assistant", "user"]
-
-
-def test_two_task_demo_end_to_end(
-    server: LocalServer, tmp_path: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """``fama demo`` (the own-domain example) on one train and one test task with the 0.5B
-    model: every step runs and writes its output."""
-    import argparse
-
-    from fama.commands.demo import BASELINE_RUN, FAMA_RUN, TRAIN_RUN, demo_command
-    from fama.runs.store import RunStore
-
-    args = argparse.Namespace(
-        setting="saas-admin",
-        model=MODEL,
-        base_url=server.base_url,
-        train_tasks=1,
-        test_tasks=1,
-        max_steps=8,
-        analyst_max_tokens=256,
-        data_dir=None,
-        out=tmp_path,
-    )
-    started = time.perf_counter()
-    assert demo_command(args) == 0
-    printed = capsys.readouterr().out
-    print(f"\ndemo: {time.perf_counter() - started:.1f} s\n{printed}")
-    assert "tasks solved" in printed and "helpers chosen by the analysis" in printed
-    assert (tmp_path / "analysis" / "fama_config.json").is_file()
-    assert (tmp_path / "compare.html").is_file()
-    with RunStore(tmp_path / "runs.sqlite", create=False) as store:
-        for run in (TRAIN_RUN, BASELINE_RUN, FAMA_RUN):
-            (episode,) = store.episodes(run)
-            assert episode.status == "done", (run, episode.error_detail)
