@@ -19,13 +19,14 @@ prints the table of what is stored without running anything.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
+from fama.commands.child import run_fama
 from fama.commands.demo import SETTINGS, DemoSetting, demo_task_ids
+from fama.runs.metrics import is_success
 from fama.runs.stats import wilson_interval
 from fama.runs.store import RunStore
 
@@ -61,14 +62,14 @@ def run_setting(name: str, model: str, base_url: str, args: argparse.Namespace) 
     split = ["--split", setting.test_split] if setting.test_split else []
     data = ["--data-dir", str(args.data_dir)] if args.data_dir else []
     argv = [
-        sys.executable, "-m", "fama.cli", "run", "--env", setting.env, *setting.run_options,
+        "run", "--env", setting.env, *setting.run_options,
         *split, *data, "--task-ids", *ids, "--trials", "1", "--agent", "fc",
         "--model", model, "--base-url", base_url, "--no-judge",
         "--tool-call-mode", "constrained", "--max-steps", str(args.max_steps),
         "--concurrency", "2", "--db", str(args.db), "--run-id", run_id(name, model),
         "--no-progress",
     ]  # fmt: skip
-    code = subprocess.run(argv, check=False).returncode
+    code = run_fama(argv)
     return code, f"{name} with {model}: exit {code}"
 
 
@@ -89,7 +90,7 @@ def table(store: RunStore, settings: list[str], models: list[str]) -> list[str]:
             if not scored:
                 rows.append(f"| {name} | {model} | 0 scored | | | | |")
                 continue
-            solved = sum(1 for e in scored if e.reward is not None and e.reward >= 1.0)
+            solved = sum(1 for e in scored if is_success(e.reward))
             ci = wilson_interval(solved, len(scored))
             seconds = sum(e.duration_s for e in scored) / len(scored)
             ends = Counter(e.termination or e.status for e in scored).most_common()

@@ -299,7 +299,7 @@ def test_stage_children_get_the_interrupt_and_time_to_stop(tmp_path: Path) -> No
     import threading
     import time
 
-    from fama.commands.study import run_child
+    from fama.commands.child import run_child
 
     assert run_child([sys.executable, "-c", "raise SystemExit(3)"]) == 3
     marker, ready = tmp_path / "stopped", tmp_path / "ready"

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fama.commands.child import run_fama
+
 SMALL_MODEL = "local:qwen2.5-coder-0.5b"
 """For the long tau2 / ACEBench prompts: the 1.5B reads prompts at about 21 tokens/s on these
 2-core machines (4 minutes for the first 5k-token tau2 call)."""
@@ -170,14 +172,6 @@ def _serve(stack: ExitStack, model: str) -> str:
     return str(server.base_url)
 
 
-def _cli(argv: list[str]) -> int:
-    """Run a ``fama`` sub-command in a child process (each run owns its event loop and HTTP
-    clients; langchain-openai's shared client does not survive a second ``asyncio.run``)."""
-    import subprocess
-
-    return subprocess.run([sys.executable, "-m", "fama.cli", *argv], check=False).returncode
-
-
 def _run_options(
     args: argparse.Namespace, setting: DemoSetting, data_dir: Path | None, base_url: str
 ) -> list[str]:
@@ -232,7 +226,7 @@ def demo_command(args: argparse.Namespace) -> int:
         common = _run_options(args, setting, data_dir, base_url)
         _step(3, f"baseline on {len(train_ids)} train tasks")
         train = [*_split(setting.train_split), "--task-ids", *train_ids]
-        if _cli(["run", *common, *train, "--agent", "fc", "--run-id", TRAIN_RUN]) != 0:
+        if run_fama(["run", *common, *train, "--agent", "fc", "--run-id", TRAIN_RUN]) != 0:
             return 1
         _step(4, f"failure analysis of the train run with {args.model} as analyst")
         analyze = [
@@ -244,17 +238,17 @@ def demo_command(args: argparse.Namespace) -> int:
         ]  # fmt: skip
         if data_dir is not None:
             analyze += ["--data-dir", str(data_dir)]
-        if _cli(analyze) != 0 or not (analysis / "fama_config.json").is_file():
+        if run_fama(analyze) != 0 or not (analysis / "fama_config.json").is_file():
             print("fama demo: the analysis produced no FAMA configuration", file=sys.stderr)
             return 1
         test = [*_split(setting.test_split), "--task-ids", *test_ids]
         _step(5, f"baseline on {len(test_ids)} held-out test tasks")
-        if _cli(["run", *common, *test, "--agent", "fc", "--run-id", BASELINE_RUN]) != 0:
+        if run_fama(["run", *common, *test, "--agent", "fc", "--run-id", BASELINE_RUN]) != 0:
             return 1
         _step(6, "FAMA (static, configuration from the analysis) on the same test tasks")
         fama = ["--agent", "fama", "--mode", "static", "--fama-config"]
         fama.append(str(analysis / "fama_config.json"))
-        if _cli(["run", *common, *test, *fama, "--run-id", FAMA_RUN]) != 0:
+        if run_fama(["run", *common, *test, *fama, "--run-id", FAMA_RUN]) != 0:
             return 1
     _step(7, "comparison")
     _report(args.out, analysis, time.monotonic() - started)

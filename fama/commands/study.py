@@ -153,25 +153,6 @@ def study_command(args: argparse.Namespace, *, model_factory: ModelFactory | Non
     return 0
 
 
-def run_child(command: list[str], grace_s: float = 60.0) -> int:
-    """Run a child process to its end; on Ctrl-C pass it on and give the child ``grace_s`` to
-    store what it finished (it records the run as interrupted) before re-raising."""
-    import signal
-    import subprocess
-
-    child = subprocess.Popen(command)
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
-        try:
-            child.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        raise
-
-
 def default_out(env: str, model: str) -> Path:
     """``fama-study/<env>-<model>`` with unsafe characters replaced."""
     return Path("fama-study") / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{env}-{model}")
@@ -273,9 +254,8 @@ def build_plan(args: argparse.Namespace) -> StudyPlan:
 
 class CommandStages:
     """Runs a study's stages with ``fama run`` and ``fama analyze``: each in a child process
-    (langchain-openai's shared HTTP client does not survive a second ``asyncio.run`` in one
-    process: closing it later printed "Event loop is closed" tracebacks), or in this process
-    when a ``model_factory`` is injected (tests with scripted models)."""
+    (``fama.commands.child``), or in this process when a ``model_factory`` is injected (tests
+    with scripted models)."""
 
     def __init__(
         self,
@@ -291,7 +271,9 @@ class CommandStages:
 
     def _call(self, argv: list[str]) -> int:
         if self.model_factory is None:
-            return run_child([sys.executable, "-m", "fama.cli", *argv])
+            from fama.commands.child import run_fama
+
+            return run_fama(argv)
         from fama.cli import build_parser
 
         parsed = build_parser().parse_args(argv)

@@ -21,6 +21,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
+from statistics import NormalDist
 
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_CONFIDENCE = 0.95
@@ -168,20 +169,8 @@ def wilson_interval(successes: int, n: int, confidence: float = DEFAULT_CONFIDEN
     approximation); ``ValueError`` when ``n`` < 1 or ``successes`` is outside 0..n."""
     if n < 1 or not 0 <= successes <= n:
         raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes}/{n}")
-    z = _normal_quantile(0.5 + confidence / 2.0)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return Interval(p, max(0.0, centre - half), min(1.0, centre + half), confidence)
-
-
-def _normal_quantile(q: float) -> float:
-    """The standard normal quantile, by bisection on ``erf`` (no scipy needed)."""
-    low, high = -10.0, 10.0
-    for _ in range(100):  # 2^-100 of the bracket: far below float precision
-        middle = (low + high) / 2.0
-        if 0.5 * (1.0 + math.erf(middle / math.sqrt(2.0))) < q:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2.0
