@@ -92,3 +92,39 @@ def test_policy_of_a_stored_run_is_reloaded(acebench_data_dir: Path) -> None:
     assert (options.lang, options.task_ids) == ("zh", ["agent_multi_turn_20"])
     loaded = load_benchmark("acebench:multi_turn", options)
     assert run_policy(config) == loaded.policy
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+async def test_fama_dynamic_runs_one_episode_of_every_environment(
+    env: str, tau2_data_dir: Path, acebench_data_dir: Path, tau_trait_data_dir: Path
+) -> None:
+    """FAMA dynamic without a configuration (every helper in the pool), as
+    ``benchmarks/embedded_baselines.py`` runs it: scored, and its decisions recorded."""
+    task_id = FIRST_TASK[env]
+    options = BenchmarkOptions(
+        data_dir=_data_dir(env, tau2_data_dir, acebench_data_dir, tau_trait_data_dir),
+        split="base" if env == "tau2:telecom" else None,
+        task_ids=None if task_id is None else [task_id],
+    )
+    loaded = load_benchmark(env, options)
+    task = loaded.tasks[0]
+    agent = ScriptedChatModel(["Done. finish conversation"])
+    helper = ScriptedChatModel(["1. Answer the customer."] * 20)
+    execute = loaded.make_executor(
+        ExecutorParts(
+            agent=agent_setup(
+                "fama", mode="dynamic", agent_prompt=loaded.agent_prompt, helper_model=helper
+            ),
+            agent_model=agent,
+            user_model=ScriptedChatModel(["Hello, I need help.", STOP]),
+            judge_model=None,
+            judge_model_name="",
+            retry=RetryPolicy(attempts=1),
+            context_options={"max_steps": 10},
+        )
+    )
+    outcome = await execute(EpisodeJob(loaded.task_id(task), 0, 1, task=task))
+    assert outcome.status == "done", outcome.error_detail
+    assert outcome.reward is not None and 0.0 <= outcome.reward <= 1.0
+    assert outcome.extra.get("fama_decisions"), "no FAMA decision recorded"
+    assert loaded.policy in str(agent.calls[0][0].content)

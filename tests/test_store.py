@@ -162,6 +162,15 @@ def test_resume_with_other_config_or_prompt_is_rejected(store: RunStore) -> None
         store.create_or_resume_run("r1", CONFIG, changed)
 
 
+def test_resume_on_another_endpoint_of_the_same_model_is_accepted(store: RunStore) -> None:
+    """A local: model's server gets a new port at every start; the model is what counts."""
+    store.create_or_resume_run("r1", {**CONFIG, "base_url": "http://127.0.0.1:1/v1"}, PROMPTS)
+    moved = {**CONFIG, "base_url": "http://127.0.0.1:2/v1", "user_base_url": "http://h:3/v1"}
+    store.create_or_resume_run("r1", moved, PROMPTS)
+    with pytest.raises(RunConfigMismatchError, match="model: stored 'm', now 'other'"):
+        store.create_or_resume_run("r1", {**moved, "model": "other"}, PROMPTS)
+
+
 def test_saving_again_replaces_the_attempt(store: RunStore) -> None:
     store.save_episode("r1", make_episode("0", 0, status="error", reward=None))
     store.save_episode("r1", make_episode("0", 0, reward=0.0))

@@ -20,6 +20,8 @@ FAILED_STATUSES: frozenset[str] = frozenset({"infrastructure_error", "error"})
 RESUME_IGNORED_KEYS: frozenset[str] = frozenset(
     {"concurrency", "progress", "retry_errors", "command"}
     | {"request_timeout_s", "retries", "circuit_breaker"}  # how patiently, not what
+    # where the models are served, not which: a local: server gets a new port every start
+    | {"base_url", "user_base_url", "judge_base_url", "helper_base_url"}
 )
 
 EPISODE_COLUMNS = (
