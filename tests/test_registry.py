@@ -47,10 +47,13 @@ def test_every_environment_is_listed_once() -> None:
         parse_env("tau2:nowhere")
 
 
+@pytest.mark.parametrize("kind", ["fc", "fama"])
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 async def test_one_episode_through_the_registry(
-    env: str, tau2_data_dir: Path, acebench_data_dir: Path, tau_trait_data_dir: Path
+    env: str, kind: str, tau2_data_dir: Path, acebench_data_dir: Path, tau_trait_data_dir: Path
 ) -> None:
+    """The function-calling agent, and FAMA dynamic without a configuration (every helper in
+    the pool, as ``benchmarks/embedded_baselines.py`` runs it): scored, FAMA's decisions kept."""
     task_id = FIRST_TASK[env]
     options = BenchmarkOptions(
         data_dir=_data_dir(env, tau2_data_dir, acebench_data_dir, tau_trait_data_dir),
@@ -62,9 +65,17 @@ async def test_one_episode_through_the_registry(
     assert loaded.env == env and loaded.policy
     agent = ScriptedChatModel(["Done. finish conversation"])
     user = ScriptedChatModel(["Hello, I need help.", STOP])
+    helper = ScriptedChatModel(["1. Answer the customer."] * 20)
+    setup = (
+        agent_setup("fc", agent_prompt=loaded.agent_prompt)
+        if kind == "fc"
+        else agent_setup(
+            "fama", mode="dynamic", agent_prompt=loaded.agent_prompt, helper_model=helper
+        )
+    )
     execute = loaded.make_executor(
         ExecutorParts(
-            agent=agent_setup("fc", agent_prompt=loaded.agent_prompt),
+            agent=setup,
             agent_model=agent,
             user_model=user,
             judge_model=None,
@@ -79,6 +90,7 @@ async def test_one_episode_through_the_registry(
     assert outcome.reward is not None and 0.0 <= outcome.reward <= 1.0
     assert outcome.records[0]["role"] in ("assistant", "user")
     assert loaded.policy in str(agent.calls[0][0].content)  # the benchmark's agent prompt
+    assert bool(outcome.extra.get("fama_decisions")) == (kind == "fama")
 
 
 def test_policy_of_a_stored_run_is_reloaded(acebench_data_dir: Path) -> None:
@@ -92,39 +104,3 @@ def test_policy_of_a_stored_run_is_reloaded(acebench_data_dir: Path) -> None:
     assert (options.lang, options.task_ids) == ("zh", ["agent_multi_turn_20"])
     loaded = load_benchmark("acebench:multi_turn", options)
     assert run_policy(config) == loaded.policy
-
-
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-async def test_fama_dynamic_runs_one_episode_of_every_environment(
-    env: str, tau2_data_dir: Path, acebench_data_dir: Path, tau_trait_data_dir: Path
-) -> None:
-    """FAMA dynamic without a configuration (every helper in the pool), as
-    ``benchmarks/embedded_baselines.py`` runs it: scored, and its decisions recorded."""
-    task_id = FIRST_TASK[env]
-    options = BenchmarkOptions(
-        data_dir=_data_dir(env, tau2_data_dir, acebench_data_dir, tau_trait_data_dir),
-        split="base" if env == "tau2:telecom" else None,
-        task_ids=None if task_id is None else [task_id],
-    )
-    loaded = load_benchmark(env, options)
-    task = loaded.tasks[0]
-    agent = ScriptedChatModel(["Done. finish conversation"])
-    helper = ScriptedChatModel(["1. Answer the customer."] * 20)
-    execute = loaded.make_executor(
-        ExecutorParts(
-            agent=agent_setup(
-                "fama", mode="dynamic", agent_prompt=loaded.agent_prompt, helper_model=helper
-            ),
-            agent_model=agent,
-            user_model=ScriptedChatModel(["Hello, I need help.", STOP]),
-            judge_model=None,
-            judge_model_name="",
-            retry=RetryPolicy(attempts=1),
-            context_options={"max_steps": 10},
-        )
-    )
-    outcome = await execute(EpisodeJob(loaded.task_id(task), 0, 1, task=task))
-    assert outcome.status == "done", outcome.error_detail
-    assert outcome.reward is not None and 0.0 <= outcome.reward <= 1.0
-    assert outcome.extra.get("fama_decisions"), "no FAMA decision recorded"
-    assert loaded.policy in str(agent.calls[0][0].content)
