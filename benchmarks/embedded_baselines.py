@@ -39,12 +39,17 @@ from fama.runs.stats import SignTest, wilson_interval
 from fama.runs.store import EpisodeRecord, RunStore
 
 EXTRA_SETTINGS = {
+    "retail-chat": DemoSetting(
+        "tau2:retail", ("--user-style", "chat"), "train", "test", "tau2 retail, chat user"
+    ),
     "airline-transcript": DemoSetting(
         "tau2:airline", ("--user-style", "transcript"), "train", "test", "tau2 airline"
     ),
     "tau-trait-retail": DemoSetting("tau-trait:retail", (), None, None, "tau-trait retail"),
 }
 ALL_SETTINGS = {**SETTINGS, **EXTRA_SETTINGS}
+# the README's table; airline-transcript and retail-chat run when asked for
+TABLE_SETTINGS = "saas-admin,acebench-multi-step,retail-transcript,tau-trait-retail,telecom-solo"
 DEFAULT_MODELS = "local:qwen2.5-coder-0.5b,local:qwen2.5-coder-1.5b"
 DEFAULT_TASKS = {"saas-admin": 10}  # 5 for every other setting
 ARMS = {
@@ -173,7 +178,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--models", default=DEFAULT_MODELS)
-    parser.add_argument("--settings", default=",".join(ALL_SETTINGS))
+    parser.add_argument(
+        "--settings", default=TABLE_SETTINGS, help=f"any of {', '.join(ALL_SETTINGS)}"
+    )
     parser.add_argument("--arms", default=",".join(ARMS), help="baseline, fama or both")
     parser.add_argument(
         "--tasks", type=int, help="tasks per setting (default 10 on saas-admin, else 5)"
