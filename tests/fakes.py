@@ -77,3 +77,29 @@ class ScriptedChatModel(BaseChatModel):
                 }
             )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def fc_parts(
+    loaded: Any,
+    agent_model: BaseChatModel,
+    user_model: BaseChatModel,
+    *,
+    retry: Any = None,
+    context_options: dict[str, Any] | None = None,
+    user_style: str = "chat",
+) -> Any:
+    """``ExecutorParts`` of the function-calling agent on ``loaded`` with these models."""
+    from fama.benchmarks.registry import ExecutorParts
+    from fama.core.retry import RetryPolicy
+    from fama.runs.runner import agent_setup
+
+    return ExecutorParts(
+        agent=agent_setup("fc", agent_prompt=loaded.agent_prompt),
+        agent_model=agent_model,
+        user_model=user_model,
+        judge_model=None,
+        judge_model_name="",
+        retry=retry or RetryPolicy(attempts=1, initial_backoff_s=0.0),
+        context_options=context_options or {},
+        user_style=user_style,
+    )

@@ -307,26 +307,14 @@ def test_own_domains_offer_the_transcript_user(
 ) -> None:
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-    from fama.benchmarks.registry import ExecutorParts
-    from fama.core.retry import RetryPolicy
     from fama.envs.user_simulator import LLMUserSimulator
-    from fama.runs.runner import agent_setup
+    from tests.fakes import fc_parts
 
     monkeypatch.chdir(REPO)
     loaded = load_benchmark(f"python:{EXAMPLE}", BenchmarkOptions(split="train"))
     assert loaded.user_styles == ("chat", "transcript")
     model = FakeListChatModel(responses=["ok"])
-    parts = ExecutorParts(
-        agent=agent_setup("fc", agent_prompt=loaded.agent_prompt),
-        agent_model=model,
-        user_model=model,
-        judge_model=None,
-        judge_model_name="",
-        retry=RetryPolicy(),
-        context_options={},
-        user_style=style,
-    )
-    executor = loaded.make_executor(parts)
+    executor = loaded.make_executor(fc_parts(loaded, model, model, user_style=style))
     task = loaded.tasks[0]
     user = executor.make_user(task, executor.make_env(task))
     assert isinstance(user, LLMUserSimulator)

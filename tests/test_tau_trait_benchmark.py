@@ -12,13 +12,12 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from fama.benchmarks.registry import BenchmarkOptions, ExecutorParts
 from fama.benchmarks.registry import load_benchmark as load_env
 from fama.benchmarks.tau_trait import load_benchmark
-from fama.core.retry import RetryPolicy
 from fama.envs.tau2.data import DataNotFoundError
 from fama.envs.tau_trait.data import resolve_data_dir
 from fama.envs.tau_trait.user import render_user_prompt
 from fama.prompts.registry import load_prompt
-from fama.runs.runner import EpisodeJob, agent_setup
-from tests.fakes import ScriptedChatModel
+from fama.runs.runner import EpisodeJob
+from tests.fakes import ScriptedChatModel, fc_parts
 
 
 def options(root: Path, **kwargs: Any) -> BenchmarkOptions:
@@ -118,16 +117,7 @@ def _call(name: str, args: dict[str, Any], n: int) -> AIMessage:
 
 def _parts(loaded: Any, agent: list[Any], user: list[Any]) -> tuple[ExecutorParts, Any, Any]:
     agent_model, user_model = ScriptedChatModel(agent), ScriptedChatModel(user)
-    parts = ExecutorParts(
-        agent=agent_setup("fc", agent_prompt=loaded.agent_prompt),
-        agent_model=agent_model,
-        user_model=user_model,
-        judge_model=None,
-        judge_model_name="",
-        retry=RetryPolicy(attempts=1, initial_backoff_s=0.0),
-        context_options={},
-    )
-    return parts, agent_model, user_model
+    return fc_parts(loaded, agent_model, user_model), agent_model, user_model
 
 
 async def test_full_episode_scores_like_tau_bench(tau_trait_data_dir: Path) -> None:
@@ -177,3 +167,27 @@ async def test_agent_turn_limit_ends_unscored(tau_trait_data_dir: Path) -> None:
     assert (outcome.termination, outcome.reward) == ("max_steps", 0.0)
     assert outcome.reward_info["components"] == {}
     assert len(agent_model.calls) == 30
+
+
+@pytest.mark.parametrize(
+    ("style", "marker"),
+    [("chat", "You are a user interacting with an agent"), ("transcript", "CUSTOMER")],
+)
+def test_tau_trait_offers_the_transcript_user(
+    tau_trait_data_dir: Path, style: str, marker: str
+) -> None:
+    """Small models get the transcript prompt with the task's instruction and traits."""
+    from fama.envs.user_simulator import LLMUserSimulator
+
+    loaded = load_benchmark(
+        "retail", options(tau_trait_data_dir, task_ids=["test-0"], traits={"impatience": "high"})
+    )
+    assert loaded.user_styles == ("chat", "transcript")
+    model = ScriptedChatModel([])
+    executor = loaded.make_executor(fc_parts(loaded, model, model, user_style=style))
+    task = loaded.tasks[0]
+    user = executor.make_user(task, executor.make_env(task))
+    assert isinstance(user, LLMUserSimulator)
+    assert user.style == style and marker in user.system_prompt
+    assert task.instruction in user.system_prompt
+    assert "impatien" in user.system_prompt.lower()  # the persona block in both styles

@@ -134,7 +134,13 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
 
     def make_executor(parts: ExecutorParts) -> GraphEpisodeExecutor:
         def make_user(task: TauTraitTask) -> UserSimulator:
-            return make_user_simulator(parts.user_model, task, traits, retries=parts.retry)
+            return make_user_simulator(
+                parts.user_model,
+                task,
+                traits,
+                retries=parts.retry,
+                style="transcript" if parts.user_style == "transcript" else "chat",
+            )
 
         return v1_executor(loaded, parts, loop_defaults, make_user)
 
@@ -156,4 +162,5 @@ def load_benchmark(domain: str, options: BenchmarkOptions) -> LoadedBenchmark:
         },
         loop_defaults=loop_defaults,
         make_executor=make_executor,
+        user_styles=("chat", "transcript"),
     )

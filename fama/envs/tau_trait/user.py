@@ -8,7 +8,9 @@ asking for the information for at least 3 turns.", and the persona block of
 ``fama.envs.tau_trait.traits`` is appended. The conversation opens with the agent line
 "Hi! How can I help you today?" (the episode loop's default greeting) and the user ends it
 with ``###STOP###``. Behaviour follows collinear-ai/tau-trait and sierra-research/tau-bench
-(MIT).
+(MIT). For small models, ``style="transcript"`` gives the user the generic transcript prompt
+(``tau2_user_transcript``: the instruction, and the persona block with traits, as the
+scenario; the conversation as ``Agent:``/``Customer:`` lines).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ if TYPE_CHECKING:
     from fama.core.retry import RetryPolicy
     from fama.envs.tau_trait.data import TauTraitTask
     from fama.envs.user_simulator import LLMUserSimulator
+    from fama.envs.user_transcript import UserStyle
 
 PROMPT_NAME = "tau_bench_user"
+TRANSCRIPT_PROMPT = "tau2_user_transcript"
 OPENER = "Hi! How can I help you today?"
 STOP_TOKEN = "###STOP###"
 DEFAULT_RULE = (
@@ -59,14 +63,25 @@ def user_prompt_refs(traits: Mapping[str, str] | None = None) -> list[dict[str, 
     return refs
 
 
+def render_transcript_user_prompt(instruction: str, traits: Mapping[str, str] | None = None) -> str:
+    """The transcript-style system prompt: the instruction (and persona) as the scenario."""
+    persona = render_persona(validate_traits(traits or {}))
+    scenario = instruction + (f"\n\n{persona}" if persona else "")
+    return load_prompt(TRANSCRIPT_PROMPT).render(scenario=scenario)
+
+
 def make_user_simulator(
     model: BaseChatModel,
     task: TauTraitTask,
     traits: Mapping[str, str] | None = None,
     *,
     retries: RetryPolicy | None = None,
+    style: UserStyle = "chat",
 ) -> LLMUserSimulator:
     """An LLM user for one task (no tools: tau-trait users only talk)."""
     from fama.envs.user_simulator import LLMUserSimulator
 
+    if style == "transcript":
+        prompt = render_transcript_user_prompt(task.instruction, traits)
+        return LLMUserSimulator(model, prompt, retries=retries, style="transcript")
     return LLMUserSimulator(model, render_user_prompt(task.instruction, traits), retries=retries)
