@@ -60,3 +60,13 @@ def test_a_setting_without_judge_free_tasks_is_reported_not_run(tau2_data_dir: P
     args = argparse.Namespace(data_dir=tau2_data_dir, tasks=5, max_steps=4, db=Path("unused"))
     code, note = run_setting("airline-transcript", MODEL, "http://127.0.0.1:9/v1", args)
     assert code == 2 and "not run (no task of the split is scored without an LLM judge)" in note
+
+
+def test_tau_trait_settings_take_the_first_test_tasks(tau_trait_data_dir: Path) -> None:
+    """Not the last ones: tau-trait retail 115-119 score 1 for an agent that changes nothing."""
+    from benchmarks.embedded_baselines import ALL_SETTINGS, select
+
+    for name in ("tau-trait-retail-chat", "tau-trait-retail-transcript"):
+        setting = ALL_SETTINGS[name]
+        ids = select(setting, tau_trait_data_dir, 5)
+        assert ids == ["test-0", "test-1", "test-2", "test-3", "test-4"], name

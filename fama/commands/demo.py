@@ -134,8 +134,9 @@ def demo_task_ids(
 ) -> tuple[list[str], list[str]]:
     """Train and test task ids: of each split, the tasks whose score needs no LLM judge (no NL
     assertions) and that need at least one action, one per distinct gold action sequence,
-    shortest first (so the demo fits its time budget and its tasks differ); without splits
-    the first ``train`` and the last ``test`` tasks."""
+    shortest first (so the demo fits its time budget and its tasks differ), in file order
+    where tasks carry no such criteria (tau-trait); without splits the first ``train`` and the
+    last ``test`` tasks; with a test split only, no train tasks."""
     from fama.benchmarks.registry import BenchmarkOptions, load_benchmark
 
     solo = "--solo" in setting.run_options
@@ -157,10 +158,11 @@ def demo_task_ids(
                 chosen.append(task_id)
         return chosen
 
-    if setting.train_split is None:
+    if setting.test_split is None:
         every = ids(None)
         return every[:train], every[len(every) - test :]
-    return ids(setting.train_split)[:train], ids(setting.test_split)[:test]
+    train_ids = ids(setting.train_split)[:train] if setting.train_split else []
+    return train_ids, ids(setting.test_split)[:test]
 
 
 def _serve(stack: ExitStack, model: str) -> str:
