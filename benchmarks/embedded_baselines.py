@@ -10,9 +10,10 @@ Usage::
 For every model (one local llama-server each, started once), setting and arm it runs
 ``fama run`` (resumable: stored episodes are kept) on the setting's test tasks, chosen like
 ``fama demo`` chooses them (tau2: judge-free tasks with a gold action, one per distinct gold
-action sequence, shortest first, so the easier end of the split; ACEBench: the last tasks; the
-own-domain example: the test split in order): 10 tasks of the own-domain example, 5 of the
-others (a tau2 episode takes minutes here), unless ``--tasks`` says otherwise. Arms:
+action sequence, shortest first, so the easier end of the split; ACEBench: the last tasks;
+tau-trait and the own-domain example: the test split in order): 10 tasks of the own-domain
+example, 5 of the others (a tau2 episode takes minutes here), unless ``--tasks`` says
+otherwise. Arms:
 ``baseline``, the function-calling agent (run id ``emb-SETTING-MODEL``), and ``fama``, FAMA
 dynamic with every helper in its pool and no configuration (run id ``emb-fama-SETTING-MODEL``;
 the orchestrator's signals pick the helpers of each decision, so no train run or analysis is
