@@ -224,6 +224,29 @@ async def test_truncated_replies_end_the_episode_at_the_error_limit() -> None:
     assert [i["kind"] for i in result.agent_issues] == ["truncated"] * 3
 
 
+async def test_the_same_unusable_reply_to_the_same_conversation_ends_the_episode() -> None:
+    """At temperature 0 the same input gets the same cut reply: measured on the 1.5B, nine
+    1,024-token replies in a row (64 s each) before ``max_steps``; now ``max_repeated_calls``."""
+    cut = AIMessage(content="x", response_metadata={"finish_reason": "length"})
+    ctx = make_context([cut] * 6, ["Apple price?"], max_errors=10, max_repeated_calls=3)
+    result = await run_episode(ctx)
+    assert result.termination == "repeated_call"
+    assert [i["kind"] for i in result.agent_issues] == ["truncated"] * 3 + ["repeated_call"]
+    assert "(truncated) 3 times in a row" in result.agent_issues[-1]["detail"]
+    assert len(ctx.agent_model.replies) == 3  # type: ignore[attr-defined]  # not asked again
+
+
+async def test_unusable_replies_to_a_changed_conversation_do_not_count_as_repeats() -> None:
+    cut = AIMessage(content="x", response_metadata={"finish_reason": "length"})
+    replies = [cut, cut, "Which fruit?", cut, cut, "Apples cost 2."]
+    ctx = make_context(
+        replies, ["Price?", "Apples.", "ok ###STOP###"], max_errors=10, max_repeated_calls=3
+    )
+    result = await run_episode(ctx)
+    assert result.termination == "user_stop"
+    assert [i["kind"] for i in result.agent_issues] == ["truncated"] * 4
+
+
 # ------------------------------------------------------------------ store, report, compare
 
 

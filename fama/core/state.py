@@ -16,7 +16,7 @@ Termination = Literal[
     "too_many_errors",
     "infrastructure_error",  # the model server failed after retries
     "context_overflow",  # the server refused the prompt as longer than the model's context
-    "repeated_call",  # the agent kept sending the same failing tool calls
+    "repeated_call",  # the agent kept sending the same failing tool calls (or unusable reply)
 ]
 
 

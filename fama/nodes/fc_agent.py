@@ -15,7 +15,8 @@ An empty reply (no text, no tool calls) is not put into the trajectory: it count
 and one error (so a model that keeps answering nothing ends with ``too_many_errors``, scored 0)
 and the agent is asked again, with a note saying what was wrong. A reply cut at the agent's
 output limit (``finish_reason == "length"``: it ran on, e.g. writing tool results itself) is
-handled the same way, as a ``truncated`` issue.
+handled the same way, as a ``truncated`` issue. The same unusable reply to an unchanged
+conversation ``max_repeated_calls`` times in a row ends the episode as ``repeated_call``.
 """
 
 from __future__ import annotations
@@ -124,6 +125,22 @@ def decision_update(
     return update
 
 
+def same_unusable_replies(state: EpisodeLoopState, unusable: AgentIssue) -> int:
+    """How many unusable replies of ``unusable``'s kind in a row, this one included, the
+    agent gave to the same conversation (nothing new in between: the same model input)."""
+    count = 1
+    for earlier in reversed(state.get("agent_issues") or []):
+        if earlier["kind"] not in UNUSABLE_REPLIES:
+            continue  # repairs recorded in the same decisions
+        if (earlier["kind"], earlier["message_index"]) != (
+            unusable["kind"],
+            unusable["message_index"],
+        ):
+            break
+        count += 1
+    return count
+
+
 def unusable_reply_update(
     state: EpisodeLoopState,
     ctx: EpisodeContext,
@@ -132,16 +149,32 @@ def unusable_reply_update(
     issues: list[AgentIssue],
     started: float,
 ) -> dict[str, Any]:
-    """State update of an unusable reply: one step and one error, no message, limits checked."""
+    """State update of an unusable reply: one step and one error, no message, limits checked.
+
+    The same unusable reply to the same input ``ctx.max_repeated_calls`` times in a row ends
+    the episode as ``repeated_call``: at temperature 0 the next ask would get it again.
+    """
     steps = count_steps(state) + 1
     errors = state.get("tool_errors", 0) + 1
+    found = [*issues, unusable]
+    termination = ctx.limit_reached(steps, errors)
+    repeats = same_unusable_replies(state, unusable)
+    if termination is None and ctx.repeats_exhausted(repeats):
+        termination = "repeated_call"
+        found.append(
+            issue(
+                state,
+                "repeated_call",
+                f"the same unusable reply ({unusable['kind']}) {repeats} times in a row "
+                "to the same conversation",
+            )
+        )
     update: dict[str, Any] = {
         "tool_errors": errors,
-        "agent_issues": [*issues, unusable],
+        "agent_issues": found,
         "llm_calls": calls,
         "node_timings": [node_timing(started)],
     }
-    termination = ctx.limit_reached(steps, errors)
     if termination is not None:
         update["termination"] = termination
     return update
