@@ -232,7 +232,7 @@ async def test_the_same_unusable_reply_to_the_same_conversation_ends_the_episode
     result = await run_episode(ctx)
     assert result.termination == "repeated_call"
     assert [i["kind"] for i in result.agent_issues] == ["truncated"] * 3 + ["repeated_call"]
-    assert "(truncated) 3 times in a row" in result.agent_issues[-1]["detail"]
+    assert "3 truncated replies in a row" in result.agent_issues[-1]["detail"]
     assert len(ctx.agent_model.replies) == 3  # type: ignore[attr-defined]  # not asked again
 
 

@@ -11,8 +11,8 @@ other benchmarks need; their defaults keep tau2's behaviour:
   start not counted) has been handled (its tools run or the user answered it) the episode
   ends as ``max_steps`` unless it ended otherwise, like tau-bench v1's step loop;
 * ``max_repeated_calls``: when the agent has sent the same failing tool calls this many times
-  in a row (``fama.core.repeats``), or given the same unusable reply (empty, unparseable or
-  truncated) to an unchanged conversation this many times, the episode ends as
+  in a row (``fama.core.repeats``), or given this many unusable replies of one kind (empty,
+  unparseable or truncated) in a row to an unchanged conversation, the episode ends as
   ``repeated_call`` (None: never).
 
 The tau2 limits are checked first, then ``max_repeated_calls``, then the stop conditions, then
@@ -54,8 +54,8 @@ class AgentIssue(TypedDict):
     unusable; it counted as one step and one error and the agent was asked again.
     ``repaired`` / ``rejected``: the tool-call repair of the tolerant/constrained modes changed
     the reply or dropped candidate calls. ``repeated_call``: the tools node saw the agent send
-    the same failing calls again, or the agent gave the same unusable reply to an unchanged
-    conversation ``max_repeated_calls`` times (the episode then ends).
+    the same failing calls again, or the agent gave ``max_repeated_calls`` unusable replies of
+    one kind in a row to an unchanged conversation (the episode then ends).
     """
 
     node: str

@@ -15,8 +15,8 @@ An empty reply (no text, no tool calls) is not put into the trajectory: it count
 and one error (so a model that keeps answering nothing ends with ``too_many_errors``, scored 0)
 and the agent is asked again, with a note saying what was wrong. A reply cut at the agent's
 output limit (``finish_reason == "length"``: it ran on, e.g. writing tool results itself) is
-handled the same way, as a ``truncated`` issue. The same unusable reply to an unchanged
-conversation ``max_repeated_calls`` times in a row ends the episode as ``repeated_call``.
+handled the same way, as a ``truncated`` issue. ``max_repeated_calls`` unusable replies of one
+kind in a row to an unchanged conversation end the episode as ``repeated_call``.
 """
 
 from __future__ import annotations
@@ -151,8 +151,8 @@ def unusable_reply_update(
 ) -> dict[str, Any]:
     """State update of an unusable reply: one step and one error, no message, limits checked.
 
-    The same unusable reply to the same input ``ctx.max_repeated_calls`` times in a row ends
-    the episode as ``repeated_call``: at temperature 0 the next ask would get it again.
+    ``ctx.max_repeated_calls`` unusable replies of one kind in a row to the same input end the
+    episode as ``repeated_call``: at temperature 0 the next ask would get the same reply.
     """
     steps = count_steps(state) + 1
     errors = state.get("tool_errors", 0) + 1
@@ -165,8 +165,7 @@ def unusable_reply_update(
             issue(
                 state,
                 "repeated_call",
-                f"the same unusable reply ({unusable['kind']}) {repeats} times in a row "
-                "to the same conversation",
+                f"{repeats} {unusable['kind']} replies in a row to the same conversation",
             )
         )
     update: dict[str, Any] = {
