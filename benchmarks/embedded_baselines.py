@@ -108,9 +108,9 @@ def run_setting(
     return code, f"{name} {arm} with {model}: exit {code}"
 
 
-def scored_episodes(store: RunStore, rid: str) -> list[EpisodeRecord] | None:
-    """The run's scored episodes; None when the run is not stored."""
-    if rid not in {run.run_id for run in store.list_runs()}:
+def scored_episodes(store: RunStore, rid: str, stored: set[str]) -> list[EpisodeRecord] | None:
+    """The run's scored episodes; None when the run is not among the ``stored`` run ids."""
+    if rid not in stored:
         return None
     return [e for e in store.episodes(rid, messages=False) if e.reward is not None]
 
@@ -163,10 +163,12 @@ def table(store: RunStore, settings: list[str], models: list[str]) -> list[str]:
         "| setting | model | baseline terminations | FAMA terminations |",
         "|---|---|---|---|",
     ]
+    stored = {run.run_id for run in store.list_runs()}
     for name in settings:
         for model in models:
             base_id, fama_id = run_id(name, model), run_id(name, model, "fama")
-            base, fama = scored_episodes(store, base_id), scored_episodes(store, fama_id)
+            base = scored_episodes(store, base_id, stored)
+            fama = scored_episodes(store, fama_id, stored)
             if base is None and fama is None:
                 rows.append(f"| {name} | {model} | not run | | | | | | |")
                 continue

@@ -40,7 +40,6 @@ PREFIX = "python"
 ENTRY_POINT_GROUP = "fama.envs"
 AGENT_PROMPT = "tau2_agent"
 USER_PROMPT = "custom_user"
-TRANSCRIPT_USER_PROMPT = "tau2_user_transcript"  # generic: the customer's scenario only
 
 
 class EnvLoadError(ValueError):
@@ -134,6 +133,7 @@ def load_benchmark(target: str, options: BenchmarkOptions) -> LoadedBenchmark:
     """A user domain with its selected tasks and outcome checks."""
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
+    from fama.envs.user_transcript import SYSTEM_PROMPT as TRANSCRIPT_SYSTEM_PROMPT
     from fama.prompts.registry import load_prompt
 
     domain = load_domain(target)
@@ -145,7 +145,7 @@ def load_benchmark(target: str, options: BenchmarkOptions) -> LoadedBenchmark:
     )
     schemas = [convert_to_openai_tool(t) for t in probe.agent_tools()]
     user_prompt = load_prompt(USER_PROMPT)
-    transcript_prompt = load_prompt(TRANSCRIPT_USER_PROMPT)
+    transcript_prompt = load_prompt(TRANSCRIPT_SYSTEM_PROMPT)
     loop_defaults: dict[str, Any] = {}
     if domain.terminal_tools:
         loop_defaults["terminal_tools"] = frozenset(domain.terminal_tools)

@@ -282,8 +282,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
     from fama.core.output_limits import OutputLimits
     from fama.core.retry import RetryPolicy
     from fama.envs.tau2.evaluation import JUDGE_PROMPT
-    from fama.envs.tau2.user_scenario import TRANSCRIPT_PROMPT
-    from fama.envs.user_transcript import FIRST_PROMPT, NEXT_PROMPT
+    from fama.envs.user_transcript import FIRST_PROMPT, NEXT_PROMPT, SYSTEM_PROMPT
     from fama.llm.endpoints import snapshot, usage_since
     from fama.llm.probe import probe_models
     from fama.prompts.registry import load_prompt
@@ -325,7 +324,7 @@ def _run(args: argparse.Namespace, model_factory: ModelFactory | None, probe: bo
         *agent.prompt_refs,
         *([load_prompt(JUDGE_PROMPT).ref] if specs["judge"] is not None else []),
         *(
-            [load_prompt(n).ref for n in (TRANSCRIPT_PROMPT, FIRST_PROMPT, NEXT_PROMPT)]
+            [load_prompt(n).ref for n in (SYSTEM_PROMPT, FIRST_PROMPT, NEXT_PROMPT)]
             if spec.user_style == "transcript"
             else []
         ),

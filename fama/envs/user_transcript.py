@@ -29,6 +29,7 @@ UserStyle = Literal["chat", "transcript"]
 USER_STYLES: tuple[str, ...] = get_args(UserStyle)
 AGENT_LABEL = "Agent"
 CUSTOMER_LABEL = "Customer"
+SYSTEM_PROMPT = "tau2_user_transcript"  # generic: the customer's scenario, any benchmark
 FIRST_PROMPT = "user_transcript_first"
 NEXT_PROMPT = "user_transcript_next"
 
@@ -46,6 +47,13 @@ def default_user_style(user_model: str) -> UserStyle:
     "Embedded models"). Other models keep the official ``chat`` style.
     """
     return "transcript" if user_model.split(":", 1)[0] == "local" else "chat"
+
+
+def render_system_prompt(scenario: str) -> str:
+    """The transcript-style user system prompt (``SYSTEM_PROMPT``) around a scenario text."""
+    from fama.prompts.registry import load_prompt
+
+    return load_prompt(SYSTEM_PROMPT).render(scenario=scenario)
 
 
 def _call_text(name: str, arguments: object) -> str:

@@ -7,8 +7,7 @@ from textwrap import indent
 
 from fama.envs.tau2.data import read_text
 from fama.envs.tau2.tasks import StructuredInstructions, Task, UserScenario
-
-TRANSCRIPT_PROMPT = "tau2_user_transcript"
+from fama.envs.user_transcript import render_system_prompt
 
 
 def load_user_guidelines(data_dir: Path, with_tools: bool = False) -> str:
@@ -24,10 +23,8 @@ def render_user_system_prompt(task: Task, guidelines_text: str) -> str:
 
 
 def render_transcript_user_prompt(task: Task) -> str:
-    """The transcript-style user system prompt for a task (``tau2_user_transcript``)."""
-    from fama.prompts.registry import load_prompt
-
-    return load_prompt(TRANSCRIPT_PROMPT).render(scenario=render_scenario(task.user_scenario))
+    """The transcript-style user system prompt for a task (its scenario as the scenario)."""
+    return render_system_prompt(render_scenario(task.user_scenario))
 
 
 def render_scenario(scenario: UserScenario) -> str:

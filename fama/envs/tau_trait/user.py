@@ -9,7 +9,7 @@ asking for the information for at least 3 turns.", and the persona block of
 "Hi! How can I help you today?" (the episode loop's default greeting) and the user ends it
 with ``###STOP###``. Behaviour follows collinear-ai/tau-trait and sierra-research/tau-bench
 (MIT). For small models, ``style="transcript"`` gives the user the generic transcript prompt
-(``tau2_user_transcript``: the instruction, and the persona block with traits, as the
+(``fama.envs.user_transcript``: the instruction, and the persona block with traits, as the
 scenario; the conversation as ``Agent:``/``Customer:`` lines).
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from fama.envs.tau_trait.traits import render_persona, traits_prompt, validate_traits
+from fama.envs.user_transcript import render_system_prompt
 from fama.prompts.registry import load_prompt
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from fama.envs.user_transcript import UserStyle
 
 PROMPT_NAME = "tau_bench_user"
-TRANSCRIPT_PROMPT = "tau2_user_transcript"
 OPENER = "Hi! How can I help you today?"
 STOP_TOKEN = "###STOP###"
 DEFAULT_RULE = (
@@ -66,8 +66,7 @@ def user_prompt_refs(traits: Mapping[str, str] | None = None) -> list[dict[str, 
 def render_transcript_user_prompt(instruction: str, traits: Mapping[str, str] | None = None) -> str:
     """The transcript-style system prompt: the instruction (and persona) as the scenario."""
     persona = render_persona(validate_traits(traits or {}))
-    scenario = instruction + (f"\n\n{persona}" if persona else "")
-    return load_prompt(TRANSCRIPT_PROMPT).render(scenario=scenario)
+    return render_system_prompt(instruction + (f"\n\n{persona}" if persona else ""))
 
 
 def make_user_simulator(
